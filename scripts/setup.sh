@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up whatever is missing for hecathode on a Debian machine, idempotently:
+# Debian packages (only when absent), a virtual environment in .venv, the CPU
+# build of torch 2.13.0 FIRST (so nothing pulls a multi-GB CUDA build), then
+# the rest of the stack and hecathode itself in editable mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.hecathode-installed
+# Bump when the dependency list changes so an existing .venv is updated.
+STACK_VERSION=1
+
+need_apt=()
+command -v gcc >/dev/null || need_apt+=(gcc)
+"$PY" -c "import venv, ensurepip" 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "[setup] apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STACK_VERSION" ] && [ pyproject.toml -ot "$STAMP" ]; then
+  exit 0
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+echo "[setup] torch==2.13.0 (CPU build) first"
+"${PIP[@]}" "torch==2.13.0"
+echo "[setup] scientific stack and hecathode (editable)"
+"${PIP[@]}" "torch==2.13.0" -e ".[dev]"
+"$VENV/bin/python" -m pip check
+echo "$STACK_VERSION" > "$STAMP"
+echo "[setup] done: $VENV"

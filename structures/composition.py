@@ -1,0 +1,612 @@
+"""Parse compositions as papers write them and place each species on a sublattice.
+
+Amounts are per formula unit (f.u.). Handles grouped dopants `(Ca,Mg,Al,Cr,Mn)0.1`
+and `(NiCoMnMgZn)0.01` (the coefficient is read "in total" or "per element",
+whichever fills the host sublattice), vacancies `□`/`Va`, hydrate water `·nH2O`
+or `.nH2O`, fractions `2/3`, nested `()`/`[]`, Unicode subscripts and spaces.
+
+    >>> comp = assign_sublattices("Na3V1.9(Ca,Mg,Al,Cr,Mn)0.1(PO4)2F3", "nvpf")
+    >>> comp.reading, round(comp.sublattices["TM"].species["Ca"], 3)
+    ('total', 0.02)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ase.data import chemical_symbols
+
+from structures.errors import FormulaError, SublatticeError
+from structures.sublattices import Prototype, Sublattice, get_prototype, list_prototypes
+
+VACANCY = "□"
+ELEMENTS = frozenset(chemical_symbols[1:])
+NONMETALS = frozenset(
+    "H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn".split()
+)
+ALKALI = frozenset({"Li", "Na", "K", "Rb", "Cs"})
+READINGS = ("total", "per-element")
+DEFAULT_TOLERANCE = 0.015  # |sum - sites| per f.u. accepted as "full"
+
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_HYDRATE_SEPARATORS = "·•⋅∙*"
+_VACANCY_CHARS = "□◻☐▫"
+_NUMBER = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:/(\d+(?:\.\d*)?))?")
+_HYDRATE = re.compile(r"(\d+(?:\.\d+)?(?:/\d+)?|[nxyz])?H2O")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One element (or '□') as written. For a dopant-group term, `amount` is the
+    group's coefficient, still to be read in total or per element."""
+
+    element: str
+    amount: float
+    unit: int
+    group: int | None = None
+    complex_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DopantGroup:
+    text: str
+    coefficient: float
+    elements: tuple[str, ...]
+
+
+@dataclass
+class ParsedFormula:
+    """The formula as written: terms, dopant groups and hydrate water."""
+
+    text: str
+    terms: list[Term]
+    groups: list[DopantGroup]
+    water: float | None = None
+    water_text: str | None = None
+
+    def resolved(self, reading: str) -> list[Term]:
+        """Terms with group coefficients read 'total' (c/n each) or 'per-element' (c each)."""
+        out = []
+        for t in self.terms:
+            if t.group is not None:
+                n = len(self.groups[t.group].elements)
+                amount = t.amount / n if reading == "total" else t.amount
+                t = Term(t.element, amount, t.unit, t.group, t.complex_id)
+            out.append(t)
+        return out
+
+    def amounts(self, reading: str = "total") -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for t in self.resolved(reading):
+            totals[t.element] = totals.get(t.element, 0.0) + t.amount
+        return totals
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_formula(text: str) -> ParsedFormula:
+    """Parse a formula string; raises FormulaError naming the bad part."""
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("empty formula")
+    s = text.translate(_SUBSCRIPTS).strip()
+    s = re.sub(r"\{([0-9./]+)\}", r"\1", s).replace("_", "")
+    body, water, water_text = _split_hydrate(s, text)
+    body = re.sub(r"\s+", "", body)
+    if not body:
+        raise FormulaError(f"no framework composition before the hydrate part in {text!r}")
+    parser = _Parser(body, text)
+    terms = parser.parse()
+    if not any(t.element != VACANCY for t in terms):
+        raise FormulaError(f"no element in {text!r}")
+    return ParsedFormula(text, terms, parser.groups, water, water_text)
+
+
+def _split_hydrate(s: str, original: str) -> tuple[str, float | None, str | None]:
+    """Split 'body·nH2O' (also '.nH2O', '*nH2O', 'body nH2O')."""
+    cut = None
+    for i, ch in enumerate(s):
+        if ch in _HYDRATE_SEPARATORS:
+            cut = i
+            break
+    if cut is None:
+        for m in re.finditer(r"[.\s]", s):
+            rest = re.sub(r"\s+", "", s[m.end():])
+            if m.start() > 0 and _HYDRATE.fullmatch(rest):
+                cut = m.start()
+                break
+    if cut is None:
+        return s, None, None
+    body, hydrate = s[:cut], re.sub(r"\s+", "", s[cut + 1:])
+    m = _HYDRATE.fullmatch(hydrate)
+    if not m:
+        raise FormulaError(f"cannot read hydrate part {hydrate!r} of {original!r}: expected n·H2O")
+    coef = m.group(1)
+    if coef is None:
+        return body, 1.0, hydrate
+    if coef in "nxyz":
+        return body, None, hydrate
+    return body, _to_float(coef), hydrate
+
+
+def _to_float(token: str) -> float:
+    if "/" in token:
+        a, b = token.split("/")
+        return float(a) / float(b)
+    return float(token)
+
+
+@dataclass
+class _Item:
+    terms: list[tuple]  # (element, amount, group, complex_id)
+    bare: str | None = None  # element written without amount
+
+
+class _Parser:
+    def __init__(self, s: str, original: str):
+        self.s, self.original, self.i = s, original, 0
+        self.groups: list[DopantGroup] = []
+        self.n_complex = 0
+
+    def fail(self, msg: str):
+        raise FormulaError(f"{msg} in {self.original!r}")
+
+    def parse(self) -> list[Term]:
+        items: list[_Item] = []
+        while self.i < len(self.s):
+            ch = self.s[self.i]
+            if ch in ")]":
+                self.fail(f"unbalanced {ch!r} at position {self.i + 1}")
+            if ch == ",":
+                self.fail("comma outside brackets")
+            self.append(items, self.item())
+        return [
+            Term(el, amount, unit, group, cid)
+            for unit, it in enumerate(items)
+            for el, amount, group, cid in it.terms
+        ]
+
+    def append(self, items: list[_Item], item: _Item) -> None:
+        """Add an item; 'M(CN)6' written without brackets around M becomes a complex."""
+        elements = {t[0] for t in item.terms}
+        if elements == {"C", "N"} and items:
+            prev = items[-1]
+            prev_elements = {t[0] for t in prev.terms}
+            if len(prev_elements) == 1 and not prev_elements & NONMETALS and VACANCY not in prev_elements:
+                cid = self.n_complex
+                self.n_complex += 1
+                for it in (prev, item):
+                    it.terms = [(el, a, g, cid if c is None else c) for el, a, g, c in it.terms]
+        items.append(item)
+
+    def number(self, what: str) -> float | None:
+        m = _NUMBER.match(self.s, self.i)
+        if not m:
+            return None
+        self.i = m.end()
+        if m.group(2) is not None and float(m.group(2)) == 0:
+            self.fail(f"division by zero in the amount of {what}")
+        value = _to_float(m.group(0))
+        if value <= 0:
+            self.fail(f"amount of {what} is zero")
+        return value
+
+    def item(self) -> _Item:
+        s, i = self.s, self.i
+        ch = s[i]
+        if ch in "([":
+            return self.bracket()
+        if ch in _VACANCY_CHARS or s.startswith("Va", i):
+            self.i += 1 if ch in _VACANCY_CHARS else 2
+            amount = self.number("□")
+            return _Item([(VACANCY, amount if amount is not None else 1.0, None, None)])
+        if ch.isupper():
+            two = s[i:i + 2]
+            if len(two) == 2 and two[1].islower() and two in ELEMENTS:
+                el = two
+            elif ch in ELEMENTS:
+                el = ch
+            else:
+                bad = two if len(two) == 2 and two[1].islower() else ch
+                self.fail(f"unknown element {bad!r}")
+            self.i += len(el)
+            if self.i < len(s) and s[self.i].islower():
+                self.fail(f"symbolic amount {s[self.i]!r} after {el}: give a number")
+            amount = self.number(el)
+            if amount is None:
+                return _Item([(el, 1.0, None, None)], bare=el)
+            return _Item([(el, amount, None, None)])
+        if ch == "-":
+            self.fail(f"negative or symbolic amount at position {i + 1}")
+        if ch.isdigit() or ch == ".":
+            self.fail(f"number at position {i + 1} follows no element")
+        if ch.islower():
+            self.fail(f"unexpected {ch!r} at position {i + 1} (symbolic amounts are not supported)")
+        self.fail(f"unexpected character {ch!r} at position {i + 1}")
+
+    def bracket(self) -> _Item:
+        opener = self.s[self.i]
+        closer = ")" if opener == "(" else "]"
+        start = self.i
+        self.i += 1
+        items: list[_Item] = []
+        commas = False
+        while True:
+            if self.i >= len(self.s):
+                self.fail(f"unbalanced {opener!r} opened at position {start + 1}")
+            ch = self.s[self.i]
+            if ch == closer:
+                self.i += 1
+                break
+            if ch in ")]":
+                self.fail(f"{ch!r} at position {self.i + 1} closes {opener!r} from position {start + 1}")
+            if ch == ",":
+                commas = True
+                self.i += 1
+                continue
+            self.append(items, self.item())
+        text = self.s[start:self.i]
+        if not items:
+            self.fail(f"empty brackets {text!r}")
+        mult = self.number(text)
+        bare = [it.bare for it in items]
+        if len(items) >= 2 and all(b is not None and b not in NONMETALS for b in bare):
+            if len(set(bare)) != len(bare):
+                self.fail(f"element repeated in dopant group {text!r}")
+            coefficient = 1.0 if mult is None else mult
+            gid = len(self.groups)
+            self.groups.append(DopantGroup(f"{text}{'' if mult is None else _fmt(mult)}",
+                                           coefficient, tuple(bare)))
+            return _Item([(el, coefficient, gid, None) for el in bare])
+        if commas:
+            pass  # commas only separate, amounts are as written
+        mult = 1.0 if mult is None else mult
+        terms = [(el, a * mult, g, c) for it in items for el, a, g, c in it.terms]
+        elements = {t[0] for t in terms}
+        metals = [e for e in elements if e not in NONMETALS and e != VACANCY]
+        if len(metals) == 1 and {"C", "N"} <= elements:
+            cid = self.n_complex
+            self.n_complex += 1
+            terms = [(el, a, g, cid if c is None else c) for el, a, g, c in terms]
+        return _Item(terms)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+# --------------------------------------------------------------------------- sublattices
+
+
+@dataclass
+class Occupancy:
+    """Species on one sublattice: amounts per formula unit; '□' for written vacancies."""
+
+    sublattice: Sublattice
+    species: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.sublattice.label
+
+    @property
+    def sites(self) -> float:
+        return self.sublattice.sites
+
+    @property
+    def occupied(self) -> float:
+        """Sites per f.u. holding an atom (written vacancies excluded)."""
+        return sum(a for el, a in self.species.items() if el != VACANCY)
+
+    def site_fractions(self) -> dict[str, float]:
+        """Fraction of this sublattice's sites held by each species (incl. written '□')."""
+        return {el: a / self.sites for el, a in self.species.items()}
+
+
+@dataclass
+class SiteComposition:
+    """A composition placed on the sublattices of a prototype (amounts per f.u.)."""
+
+    formula: str
+    prototype: Prototype
+    reading: str  # "total", "per-element" or "none" (no dopant group)
+    sublattices: dict[str, Occupancy]
+    water_per_formula_unit: float | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def element_amounts(self, include_water: bool = False) -> dict[str, float]:
+        """Atoms per formula unit by element (vacancies excluded)."""
+        totals: dict[str, float] = {}
+        for occ in self.sublattices.values():
+            for el, a in occ.species.items():
+                if el != VACANCY:
+                    totals[el] = totals.get(el, 0.0) + a
+        if include_water and self.water_per_formula_unit:
+            totals["H"] = totals.get("H", 0.0) + 2 * self.water_per_formula_unit
+            totals["O"] = totals.get("O", 0.0) + self.water_per_formula_unit
+        return totals
+
+    def role(self, role: str) -> list[Occupancy]:
+        return [o for o in self.sublattices.values() if o.sublattice.role == role]
+
+
+def assign_sublattices(
+    formula: str,
+    prototype: str | None = None,
+    *,
+    group_reading: str | None = None,
+    site_map: dict[str, str] | None = None,
+    normalize: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> SiteComposition:
+    """Parse `formula` and place every species on a sublattice of `prototype`.
+
+    prototype: a name from `list_prototypes()`; None infers it (and says so in notes).
+    group_reading: force 'total' or 'per-element' for grouped dopants; by default the
+        reading that fills the host sublattice to its site count (within `tolerance`
+        sites per f.u.) is taken, and the choice is reported in `notes`.
+    site_map: explicit element -> sublattice label, overriding the prototype's rules.
+    normalize: scale an over-full sublattice back to its site count (with a warning)
+        instead of raising SublatticeError.
+    """
+    if group_reading is not None and group_reading not in READINGS:
+        raise SublatticeError(f"group reading {group_reading!r} is not one of {READINGS}")
+    parsed = parse_formula(formula)
+    notes: list[str] = []
+    if prototype is None:
+        prototype, reason = infer_prototype(parsed)
+        notes.append(f"prototype inferred as {prototype!r}: {reason}; pass --prototype to change")
+    name = prototype.strip().lower()
+    if name not in list_prototypes():
+        raise SublatticeError(
+            f"unknown prototype {prototype!r}; known: {', '.join(list_prototypes())}"
+        )
+    for el, label in (site_map or {}).items():
+        if el not in ELEMENTS:
+            raise SublatticeError(f"site map names unknown element {el!r}")
+    if not parsed.groups:
+        readings = ["none"]
+    elif group_reading:
+        readings = [group_reading]
+    else:
+        readings = list(READINGS)
+
+    fits: dict[str, SiteComposition] = {}
+    failures: dict[str, str] = {}
+    for reading in readings:
+        terms = parsed.resolved("total" if reading == "none" else reading)
+        proto = _generic_prototype(terms) if name == "generic" else get_prototype(name)
+        try:
+            occ, warnings = _fill(proto, terms, site_map or {}, normalize, tolerance, formula)
+        except SublatticeError as exc:
+            failures[reading] = str(exc)
+            continue
+        comp = SiteComposition(formula, proto, reading, occ, parsed.water, list(notes), warnings)
+        if reading != "none":
+            ok, detail = _group_fits_host(comp, parsed, tolerance)
+            if not ok and not group_reading:
+                failures[reading] = detail
+                continue
+            if not ok:
+                comp.warnings.append(f"forced {reading} reading: {detail}")
+            comp.notes.append(_reading_note(parsed, reading, detail, forced=bool(group_reading)))
+        fits[reading] = comp
+
+    if len(fits) == 1:
+        comp = next(iter(fits.values()))
+    elif len(fits) > 1:
+        g = parsed.groups[0]
+        raise SublatticeError(
+            f"dopant group {g.text} fits both readings (in total and per element); "
+            "pass --group-reading total|per-element"
+        )
+    elif readings == ["none"] or group_reading:
+        raise SublatticeError(next(iter(failures.values())))
+    else:
+        g = parsed.groups[0]
+        raise SublatticeError(
+            f"dopant group {g.text} fits neither reading: "
+            + "; ".join(f"{r}: {msg}" for r, msg in failures.items())
+        )
+    if parsed.water_text is not None and parsed.water is None:
+        comp.warnings.append(
+            f"hydrate water {parsed.water_text!r} has no number: left out of the molar mass"
+        )
+    return comp
+
+
+def _candidates(proto: Prototype, term: Term, site_map: dict[str, str]) -> list[str]:
+    el = term.element
+    if el in site_map:
+        proto.sublattice(site_map[el])  # raises on an unknown label
+        return [site_map[el]]
+    if term.complex_id is not None:
+        roles = {"ligand"} if el in NONMETALS else {"complex"}
+    else:
+        roles = {"alkali", "mixing", "centre", "anion"}
+    labels = [s.label for s in proto.sublattices if s.role in roles and el in s.allowed]
+    order = proto.preference.get(el)
+    if order:
+        labels = [lab for lab in order if lab in labels] + [x for x in labels if x not in order]
+    return labels
+
+
+def _fill(
+    proto: Prototype,
+    terms: list[Term],
+    site_map: dict[str, str],
+    normalize: bool,
+    tol: float,
+    formula: str,
+) -> tuple[dict[str, Occupancy], list[str]]:
+    occ = {s.label: Occupancy(s) for s in proto.sublattices}
+    unit_home: dict[int, str] = {}
+    pending: list[tuple[Term, list[str]]] = []
+    for t in terms:
+        if t.element == VACANCY:
+            continue
+        cands = _candidates(proto, t, site_map)
+        if not cands:
+            where = " inside a complex" if t.complex_id is not None else ""
+            allowed = "; ".join(f"{s.label}: {','.join(s.allowed)}" for s in proto.sublattices)
+            raise SublatticeError(
+                f"{t.element}{where} fits no sublattice of prototype {proto.name!r} ({allowed})"
+            )
+        if len(cands) == 1:
+            _add(occ[cands[0]], t.element, t.amount)
+            unit_home.setdefault(t.unit, cands[0])
+        else:
+            pending.append((t, cands))
+    for t, cands in pending:
+        left = t.amount
+        for k, label in enumerate(cands):
+            room = occ[label].sites - occ[label].occupied
+            take = left if k == len(cands) - 1 else max(0.0, min(left, room))
+            if take > 1e-12:
+                _add(occ[label], t.element, take)
+                unit_home.setdefault(t.unit, label)
+                left -= take
+            if left <= 1e-12:
+                break
+    complex_home = {t.complex_id: h for t in terms if t.complex_id is not None
+                    for h in [unit_home.get(t.unit)] if h and occ[h].sublattice.role == "complex"}
+    unit_complex = {t.unit: t.complex_id for t in terms if t.complex_id is not None}
+    for t in terms:
+        if t.element != VACANCY:
+            continue
+        near = [u for u in (t.unit - 1, t.unit + 1) if u in unit_home]
+        home = None
+        if near:
+            cid = unit_complex.get(near[0])
+            home = complex_home.get(cid) if cid is not None else unit_home[near[0]]
+            home = home or unit_home[near[0]]
+        if home is None:
+            raise SublatticeError(f"vacancy □ in {formula!r} follows no species it could belong to")
+        _add(occ[home], VACANCY, t.amount)
+
+    warnings = []
+    for o in occ.values():
+        total = sum(o.species.values())
+        if total > o.sites + tol:
+            detail = " + ".join(f"{el} {a:.4g}" for el, a in o.species.items())
+            msg = (
+                f"sublattice {o.label} of {proto.name} holds {total:.4g} per f.u. "
+                f"({detail}) but has {o.sites:g} sites"
+            )
+            if not normalize:
+                raise SublatticeError(msg + "; pass --normalize to rescale it")
+            scale = o.sites / total
+            o.species = {el: a * scale for el, a in o.species.items()}
+            warnings.append(msg + f": rescaled by {scale:.4f} (--normalize)")
+        elif o.sublattice.full and total < o.sites - tol and o.sublattice.role != "complex":
+            warnings.append(
+                f"sublattice {o.label} holds {total:.4g} of {o.sites:g} sites per f.u.: "
+                f"{o.sites - total:.3g} vacancies implied"
+            )
+    return {k: v for k, v in occ.items() if v.species}, warnings
+
+
+def _add(o: Occupancy, el: str, amount: float) -> None:
+    o.species[el] = o.species.get(el, 0.0) + amount
+
+
+def _group_fits_host(comp: SiteComposition, parsed: ParsedFormula, tol: float) -> tuple[bool, str]:
+    details, ok = [], True
+    for g in parsed.groups:
+        host = max(
+            comp.sublattices.values(),
+            key=lambda o: (sum(el in o.species for el in g.elements),
+                           sum(o.species.get(el, 0.0) for el in g.elements)),
+        )
+        total = sum(host.species.values())
+        if comp.prototype.name == "generic":
+            target = max(1.0, round(total))
+            good = abs(total - target) <= tol
+            details.append(f"{host.label} sums to {total:.4g} (integer {target:g} expected)")
+        else:
+            good = abs(total - host.sites) <= tol
+            details.append(f"{host.label} sums to {total:.4g} of {host.sites:g} sites")
+        ok &= good
+    return ok, "; ".join(details)
+
+
+def _reading_note(parsed: ParsedFormula, reading: str, detail: str, forced: bool) -> str:
+    g = parsed.groups[0]
+    n = len(g.elements)
+    each = g.coefficient / n if reading == "total" else g.coefficient
+    how = "forced by --group-reading" if forced else "the reading that fills the host"
+    meaning = "in total" if reading == "total" else "per element"
+    return (
+        f"dopant group {g.text}: coefficient read {meaning} ({_fmt(each)} of each of "
+        f"{', '.join(g.elements)} per f.u.), {how}: {detail}"
+    )
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def infer_prototype(parsed: ParsedFormula) -> tuple[str, str]:
+    """Guess the prototype from the composition; returns (name, reason)."""
+    a = parsed.amounts("total")
+    els = set(a) - {VACANCY}
+    if any(t.complex_id is not None for t in parsed.terms):
+        return "pba", "hexacyanometallate [M(CN)6] found"
+    if "P" in els and "O" in els:
+        ratio = a["O"] / a["P"]
+        if a.get("F", 0) >= 1 and abs(ratio - 4) < 0.3:
+            return "nvpf", "fluorophosphate (PO4)2F3"
+        if abs(ratio - 3.75) < 0.05:
+            return "nfpp", "mixed phosphate (PO4)2P2O7 (O/P = 3.75)"
+        if abs(ratio - 4) < 0.05 and abs(a["P"] - 3) < 0.05:
+            return "nasicon", "phosphate (PO4)3"
+    metals = {e for e in els if e not in NONMETALS}
+    if els <= metals | {"O", "F"} and "O" in els:
+        m = sum(a[e] for e in metals if e not in ALKALI - {"Li"})
+        if abs(a.get("O", 0) + a.get("F", 0) - 2) < 0.1 and abs(m - 1) < 0.06:
+            na = a.get("Na", 0.0)
+            if na >= 0.85:
+                return "o3", f"layered oxide NaMO2 with Na {na:.3g} >= 0.85 (O3 assumed)"
+            return "p2", f"layered oxide NaxMO2 with Na {na:.3g} < 0.85 (P2 assumed)"
+    return "generic", "no known prototype matches"
+
+
+def _generic_prototype(terms: list[Term]) -> Prototype:
+    """Sublattices built from the composition: alkali, metal, centre, anion, complex, ligand.
+
+    Each holds exactly what is written on it (written vacancies included), so it is full.
+    """
+    els = {t.element for t in terms} - {VACANCY}
+
+    def role_of(t: Term) -> tuple[str, str]:
+        e = t.element
+        if t.complex_id is not None:
+            return ("ligand", e) if e in NONMETALS else ("complex", "B")
+        if e in ALKALI:
+            return "alkali", "A"
+        if e in {"P", "Si", "B", "As", "C"} or (e == "S" and "O" in els):
+            return "centre", "X"
+        if e in NONMETALS:
+            return "anion", "anion"
+        return "mixing", "M"
+
+    sites: dict[tuple[str, str], float] = {}
+    allowed: dict[tuple[str, str], set[str]] = {}
+    unit_key: dict[int, tuple[str, str]] = {}
+    for t in terms:
+        if t.element != VACANCY:
+            key = role_of(t)
+            unit_key.setdefault(t.unit, key)
+            allowed.setdefault(key, set()).add(t.element)
+            sites[key] = sites.get(key, 0.0) + t.amount
+    for t in terms:
+        key = unit_key.get(t.unit - 1) or unit_key.get(t.unit + 1)
+        if t.element == VACANCY and key is not None:
+            sites[key] += t.amount
+    subs = tuple(
+        Sublattice(label=label, role=role, sites=total, allowed=tuple(sorted(allowed[(role, label)])),
+                   full=True, configurational=role != "ligand", coordination="VI")
+        for (role, label), total in sites.items()
+    )
+    return Prototype("generic", "generic", "as written", "sublattices built from the formula", subs)

@@ -231,7 +231,6 @@ class _Parser:
         start = self.i
         self.i += 1
         items: list[_Item] = []
-        commas = False
         while True:
             if self.i >= len(self.s):
                 self.fail(f"unbalanced {opener!r} opened at position {start + 1}")
@@ -241,8 +240,7 @@ class _Parser:
                 break
             if ch in ")]":
                 self.fail(f"{ch!r} at position {self.i + 1} closes {opener!r} from position {start + 1}")
-            if ch == ",":
-                commas = True
+            if ch == ",":  # separates elements; a group is recognised by its bare metals
                 self.i += 1
                 continue
             self.append(items, self.item())
@@ -259,8 +257,6 @@ class _Parser:
             self.groups.append(DopantGroup(f"{text}{'' if mult is None else _fmt(mult)}",
                                            coefficient, tuple(bare)))
             return _Item([(el, coefficient, gid, None) for el in bare])
-        if commas:
-            pass  # commas only separate, amounts are as written
         mult = 1.0 if mult is None else mult
         terms = [(el, a * mult, g, c) for it in items for el, a, g, c in it.terms]
         elements = {t[0] for t in terms}
@@ -363,7 +359,7 @@ def assign_sublattices(
         raise SublatticeError(
             f"unknown prototype {prototype!r}; known: {', '.join(list_prototypes())}"
         )
-    for el, label in (site_map or {}).items():
+    for el in site_map or {}:
         if el not in ELEMENTS:
             raise SublatticeError(f"site map names unknown element {el!r}")
     if not parsed.groups:

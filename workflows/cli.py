@@ -23,8 +23,8 @@ from structures.rules import check_composition, ion_name, load_redox
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Design high-entropy cathodes for sodium-ion batteries.")
-out = Console()
-err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 
 Prototype = Annotated[str | None, typer.Option(
     "--prototype", "-p", help="o3, p2, pba, nvpf, nasicon, nfpp or generic; inferred if omitted")]
@@ -222,7 +222,8 @@ def dataset(
                   title_justify="left")
         for col in ("ref", "formula", "proto", "ΔS (R)", "class", "Q theo", "Q rep", "rep/theo",
                     "retention"):
-            t.add_column(col, justify="left" if col in ("formula", "class", "retention") else "right")
+            t.add_column(col, justify="left" if col in ("formula", "class", "retention") else "right",
+                         no_wrap=col == "formula")
         for r in rows:
             ratio = r["reported_over_theoretical"]
             flag = "" if ratio <= 1 + CAPACITY_SLACK else (" *" if r["capacity_exception"] else " !")

@@ -551,8 +551,8 @@ def infer_prototype(parsed: ParsedFormula) -> tuple[str, str]:
         return "pba", "hexacyanometallate [M(CN)6] found"
     if "P" in els and "O" in els:
         ratio = a["O"] / a["P"]
-        if a.get("F", 0) >= 1 and abs(ratio - 4) < 0.3:
-            return "nvpf", "fluorophosphate (PO4)2F3"
+        if a.get("F", 0) > 0 and abs(a["P"] - 2) < 0.05 and abs(a["O"] + a["F"] - 11) < 0.1:
+            return "nvpf", "fluorophosphate Na3M2(PO4)2(O,F)3"
         if abs(ratio - 3.75) < 0.05:
             return "nfpp", "mixed phosphate (PO4)2P2O7 (O/P = 3.75)"
         if abs(ratio - 4) < 0.05 and abs(a["P"] - 3) < 0.05:

@@ -101,7 +101,8 @@ def test_vacancy_written_va_and_nested_brackets():
 
 @pytest.mark.parametrize("formula, prototype", [
     ("NaNi0.5Mn0.5O2", "o3"), ("Na0.67Ni0.33Mn0.67O2", "p2"), ("Na3V2(PO4)3", "nasicon"),
-    ("Na3V2(PO4)2F3", "nvpf"), ("Na4Fe3(PO4)2P2O7", "nfpp"), ("Na2Mn[Fe(CN)6]", "pba"),
+    ("Na3V2(PO4)2F3", "nvpf"), ("Na3V2(PO4)2O2F", "nvpf"), ("Na4Fe3(PO4)2P2O7", "nfpp"),
+    ("Na2Mn[Fe(CN)6]", "pba"),
     ("Na2SO4", "generic"),
 ])
 def test_prototype_inference_says_so(formula, prototype):

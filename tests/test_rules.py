@@ -34,6 +34,7 @@ def test_nani05mn05o2_gives_one_electron_and_240_mah_g():
     ("Na3V2(PO4)3", "nasicon", 117.6),   # 2 e; literature 117.6 mA h/g
     ("Na4Fe3(PO4)2P2O7", "nfpp", 129.0),  # 3 e, Fe2+ -> Fe3+; literature 129 mA h/g
     ("Na2Mn[Fe(CN)6]", "pba", 171.3),     # 2 e: Mn2+/3+ (N) and Fe2+/3+ (C)
+    ("Na3V2(PO4)2O2F", "nvpf", 130.2),    # 2 e, V4+ -> V5+; literature 130 mA h/g
 ])
 def test_textbook_capacities(formula, proto, expected):
     r = check_composition(assign_sublattices(formula, proto))

@@ -82,6 +82,7 @@ def test_dataset_writes_csv_and_png(tmp_path):
     assert len(rows) == 31 and rows[0].startswith("table,ref,family")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+    assert csv.stat().st_mode & 0o044  # readable by others, like any other output file
 
 
 def test_dataset_failure_keeps_what_was_finished(tmp_path):

@@ -466,18 +466,20 @@ def _fill(
                 left -= take
             if left <= 1e-12:
                 break
-    complex_home = {t.complex_id: h for t in terms if t.complex_id is not None
-                    for h in [unit_home.get(t.unit)] if h and occ[h].sublattice.role == "complex"}
+    # a written vacancy belongs to the unit before it (or after it); inside a complex
+    # such as [Fe(CN)6]0.79□0.21 that is the complex site, not the cyanide ligands
+    complex_home = {t.complex_id: unit_home[t.unit] for t in terms
+                    if t.complex_id is not None and t.unit in unit_home
+                    and occ[unit_home[t.unit]].sublattice.role == "complex"}
     unit_complex = {t.unit: t.complex_id for t in terms if t.complex_id is not None}
+
+    def home_of(unit: int) -> str | None:
+        return complex_home.get(unit_complex.get(unit)) or unit_home.get(unit)
+
     for t in terms:
         if t.element != VACANCY:
             continue
-        near = [u for u in (t.unit - 1, t.unit + 1) if u in unit_home]
-        home = None
-        if near:
-            cid = unit_complex.get(near[0])
-            home = complex_home.get(cid) if cid is not None else unit_home[near[0]]
-            home = home or unit_home[near[0]]
+        home = home_of(t.unit - 1) or home_of(t.unit + 1)
         if home is None:
             raise SublatticeError(f"vacancy □ in {formula!r} follows no species it could belong to")
         _add(occ[home], VACANCY, t.amount)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from structures.composition import SiteComposition, assign_sublattices
+from structures.composition import VACANCY, SiteComposition, assign_sublattices
 from structures.entropy import EntropyResult, configurational_entropy
 from structures.rules import check_composition
 from structures.sublattices import CONFIG_DIR
@@ -53,7 +53,7 @@ def evaluate_entry(entry: dict) -> dict:
         "formula": entry["formula"],
         "prototype": entry["prototype"],
         "reading": comp.reading,
-        "elements_on_mixing_site": len([e for e in mixing.species if e != "□"]),
+        "elements_on_mixing_site": len([e for e in mixing.species if e != VACANCY]),
         "entropy_R": s.total_R,
         "entropy_class": s.entropy_class,
         "theoretical_capacity_mAh_g": theo,
@@ -102,7 +102,7 @@ def review_notes(comp: SiteComposition, entropy: EntropyResult) -> list[str]:
             notes.append(f"The review reports {e['reported_entropy_R']} R ({where}); computed "
                          f"{entropy.total_R:.3f} R.")
     for occ in comp.role("mixing"):
-        n = len([el for el in occ.species if el != "□"])
+        n = len([el for el in occ.species if el != VACANCY])
         if n >= 5 and entropy.entropy_class != "high":
             notes.append(
                 f"{n} elements share site {occ.label}, yet ΔS_config = {entropy.total_R:.3f} R: "

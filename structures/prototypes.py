@@ -148,6 +148,9 @@ def load_structure(path: str | Path, site_map: dict[str, str] | None = None) -> 
     return atoms
 
 
+_CIF_SERIAL = re.compile(r"_\d+$")  # hecathode writes unique CIF labels as <site_label>_<n>
+
+
 def _read_cif(path: Path) -> Atoms:
     import warnings
 
@@ -163,7 +166,7 @@ def _read_cif(path: Path) -> Atoms:
     if not struct.is_ordered:
         raise PrototypeError(f"{path.name} has partially occupied sites; order it first (e.g. "
                              "pymatgen OrderDisorderedStructureTransformation) or use a built-in prototype")
-    labels = [s.label if s.label else s.specie.symbol for s in struct]
+    labels = [_CIF_SERIAL.sub("", s.label) if s.label else s.specie.symbol for s in struct]
     atoms = AseAtomsAdaptor.get_atoms(struct)
     for key in list(atoms.arrays):
         if key not in ("numbers", "positions"):

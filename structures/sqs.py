@@ -80,6 +80,7 @@ class SupercellPlan:
     atoms_per_cell: int
     options: list[SupercellOption]
     exact_n_cells: int | None
+    max_atoms: int
     notes: list[str] = field(default_factory=list)
 
 
@@ -244,7 +245,7 @@ def plan_supercells(comp: SiteComposition, parent: Atoms, max_atoms: int = DEFAU
         dev = max(abs(c[sp] / (sites[sub] * n) - x) for sub, c in counts.items()
                   for sp, x in active[sub].items())
         options.append(SupercellOption(n, n * len(parent), counts, dev))
-    return SupercellPlan(targets, sites, len(parent), options, _exact_cells(active, sites), notes)
+    return SupercellPlan(targets, sites, len(parent), options, _exact_cells(active, sites), max_atoms, notes)
 
 
 def smallest_for_one_of_each(plan: SupercellPlan) -> int:
@@ -267,9 +268,10 @@ def choose_supercell(plan: SupercellPlan, parent: Atoms, min_width: float = DEFA
     notes = []
     options = plan.options
     if not options:
-        raise SQSError(f"max_atoms allows {plan.atoms_per_cell} atoms per parent cell but at least "
-                       f"{smallest_for_one_of_each(plan)} atoms are needed to hold one atom of each species; "
-                       f"raise --max-atoms to {smallest_for_one_of_each(plan)} or more")
+        need = smallest_for_one_of_each(plan)
+        raise SQSError(f"--max-atoms {plan.max_atoms} is too small: one atom of each species needs a "
+                       f"supercell of at least {need} atoms ({plan.atoms_per_cell} per parent cell); "
+                       f"raise --max-atoms to {need} or more")
     if n_cells is not None:
         options = [o for o in options if o.n_cells == n_cells]
         if not options:
@@ -296,7 +298,10 @@ def choose_supercell(plan: SupercellPlan, parent: Atoms, min_width: float = DEFA
         if plan.exact_n_cells:
             sizes = {sub: plan.sites_per_cell[sub] * plan.exact_n_cells for sub in plan.targets
                      if len(plan.targets[sub]) > 1}
-            need = (f"the exact composition needs {plan.exact_n_cells} parent cells "
+            multiple = {sub: _exact_cells({sub: plan.targets[sub]}, {sub: 1}) for sub in sizes}
+            need = ("the exact composition needs "
+                    + ", ".join(f"a multiple of {m} {sub} sites" for sub, m in multiple.items())
+                    + f"; the smallest supercell that has it is {plan.exact_n_cells} parent cells "
                     f"({plan.exact_n_cells * plan.atoms_per_cell} atoms; "
                     + ", ".join(f"{n} {sub} sites" for sub, n in sizes.items()) + ")")
         else:

@@ -1,4 +1,4 @@
-"""The `hecathode` command line: entropy, check, dataset.
+"""The `hecathode` command line: entropy, check, dataset, supercell, sqs.
 
 Bad input prints one line `error: ...` on stderr and exits with code 2.
 """
@@ -244,6 +244,174 @@ def dataset(
     if plot:
         plot_dataset(rows, plot)
         err.print(f"wrote {plot}")
+
+
+MaxAtoms = Annotated[int, typer.Option("--max-atoms", help="largest supercell to consider (atoms)")]
+MinWidth = Annotated[float, typer.Option(
+    "--min-width", help="smallest perpendicular width of the supercell, Å (NEB needs ≥ 8)")]
+Tolerance = Annotated[float, typer.Option(
+    "--tolerance", help="largest accepted deviation of a site fraction from the target")]
+StructureFile = Annotated[Path | None, typer.Option(
+    "--structure", help="parent cell from a CIF/POSCAR/extxyz file instead of the built-in prototype")]
+SiteMapOpt = Annotated[list[str] | None, typer.Option(
+    "--site-map", help="rename labels of --structure: OLD=NEW, OLD a CIF label or element (repeatable)")]
+MpId = Annotated[str | None, typer.Option(
+    "--mp-id", help="parent cell from the Materials Project (needs MP_API_KEY and network)")]
+
+
+def _label_map(pairs: list[str] | None) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise HecathodeInputError(f"--site-map {pair!r}: expected OLD=NEW, e.g. V=TM")
+        old, new = (x.strip() for x in pair.split("=", 1))
+        mapping[old] = new
+    return mapping
+
+
+@app.command()
+@user_errors
+def supercell(
+    formula: Annotated[str, typer.Argument(help="composition as printed in papers")],
+    prototype: Prototype = None,
+    max_atoms: MaxAtoms = 160,
+    tolerance: Tolerance = 0.01,
+    min_width: MinWidth = 8.0,
+    structure: StructureFile = None,
+    site_map: SiteMapOpt = None,
+    mp_id: MpId = None,
+    group_reading: Reading = None,
+    site: Sites = None,
+    normalize: Normalize = False,
+    as_json: AsJson = False,
+) -> None:
+    """List the supercells up to --max-atoms and the composition each can hold."""
+    from structures.sqs import achieved_entropy, plan_supercells, smallest_for_one_of_each, supercell_shape
+    from workflows.sqs_run import resolve_parent
+
+    comp = _composition(formula, prototype, group_reading, site, normalize)
+    parent = resolve_parent(comp, structure, _label_map(site_map), mp_id)
+    plan = plan_supercells(comp, parent, max_atoms)
+    if not plan.options:
+        raise HecathodeInputError(f"no supercell up to {max_atoms} atoms holds one atom of each species; "
+                                  f"the smallest that does has {smallest_for_one_of_each(plan)} atoms")
+    best = sorted(plan.options, key=lambda o: (round(o.max_deviation, 9), -o.n_atoms))[:5]
+    for o in plan.options:
+        if o.max_deviation <= tolerance or o in best:
+            P, w = supercell_shape(parent, o.n_cells)
+            o.matrix, o.min_width_A = P.tolist(), w
+    rows = [{"n_cells": o.n_cells, "n_atoms": o.n_atoms, "counts": o.counts,
+             "max_deviation": o.max_deviation, "exact": o.exact,
+             "within_tolerance": o.max_deviation <= tolerance,
+             "min_width_A": o.min_width_A, "matrix": o.matrix, "entropy_R": achieved_entropy(comp, o),
+             "usable": o.min_width_A is not None and o.min_width_A >= min_width - 1e-6}
+            for o in plan.options]
+    doc = {"formula": comp.formula, "prototype": comp.prototype.name, "atoms_per_parent_cell": len(parent),
+           "target_site_fractions": plan.targets, "entropy_target_R": configurational_entropy(comp).total_R,
+           "exact_supercell": ({"n_cells": plan.exact_n_cells, "n_atoms": plan.exact_n_cells * len(parent)}
+                               if plan.exact_n_cells else None),
+           "notes": comp.notes + plan.notes, "supercells": rows}
+    if as_json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    t = Table(title=f"Supercells of {comp.prototype.name} ({len(parent)} atoms per parent cell) for "
+              f"{comp.formula}", title_justify="left")
+    for col in ("cells", "atoms", "counts on mixing sites", "max dev", "ΔS (R)", "width (Å)", ""):
+        t.add_column(col, justify="left" if col.startswith("counts") else "right")
+    for r in rows:
+        counts = "; ".join(f"{sub}: " + " ".join(f"{sp}{n}" for sp, n in c.items())
+                           for sub, c in r["counts"].items())
+        width = "-" if r["min_width_A"] is None else f"{r['min_width_A']:.2f}"
+        flag = "exact" if r["exact"] else ("≈" if r["within_tolerance"] else "")
+        style = "green" if r["exact"] and r["usable"] else ""
+        t.add_row(str(r["n_cells"]), str(r["n_atoms"]), counts, f"{r['max_deviation']:.4f}",
+                  f"{r['entropy_R']:.3f}", width, flag, style=style)
+    out.print(t)
+    exact = doc["exact_supercell"]
+    out.print(f"target ΔS_config {doc['entropy_target_R']:.3f} R; exact composition needs "
+              + (f"{exact['n_cells']} parent cells ({exact['n_atoms']} atoms)" if exact else
+                 "more than 100000 parent cells") + f". Widths computed for the rows within tolerance "
+              f"{tolerance:g} and the 5 closest; usable rows (width ≥ {min_width:g} Å) in green.",
+              highlight=False)
+    for n in doc["notes"]:
+        out.print(f"note: {n}", highlight=False)
+
+
+@app.command()
+@user_errors
+def sqs(
+    formula: Annotated[str, typer.Argument(help="composition as printed in papers")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")],
+    prototype: Prototype = None,
+    max_atoms: MaxAtoms = 160,
+    n_structures: Annotated[int, typer.Option("--n-structures", help="distinct SQS to keep")] = 1,
+    steps: Annotated[int, typer.Option("--steps", help="Monte Carlo steps per annealing run")] = 20000,
+    seed: Annotated[int, typer.Option("--seed", help="run i uses seed*1000+i")] = 0,
+    runs: Annotated[int | None, typer.Option(
+        "--runs", help="independent annealing runs (default max(2K, cores))")] = None,
+    n_cells: Annotated[int | None, typer.Option("--n-cells", help="force this supercell size")] = None,
+    cutoffs: Annotated[str | None, typer.Option(
+        "--cutoffs", help="pair,triplet cutoffs in Å (default: 3rd / 1st neighbour shell)")] = None,
+    exact: Annotated[bool, typer.Option(
+        "--exact", help="fail instead of building the nearest representable composition")] = False,
+    tolerance: Tolerance = 0.01,
+    min_width: MinWidth = 8.0,
+    structure: StructureFile = None,
+    site_map: SiteMapOpt = None,
+    mp_id: MpId = None,
+    group_reading: Reading = None,
+    site: Sites = None,
+    normalize: Normalize = False,
+) -> None:
+    """Build special quasirandom supercells with icet; write CIF, extxyz, sqs.json and sqs.png."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from workflows.sqs_run import build_sqs_set
+
+    cut = None
+    if cutoffs:
+        try:
+            cut = [float(x) for x in cutoffs.split(",")]
+        except ValueError:
+            raise HecathodeInputError(f"--cutoffs {cutoffs!r}: expected numbers in Å, e.g. 6.0,4.0") from None
+    options = {"group_reading": group_reading, "site_map": _site_map(site), "normalize": normalize}
+    with Progress(TextColumn("annealing (MC steps, all runs)"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("sqs", total=None)
+        doc = build_sqs_set(formula, prototype, out_dir, max_atoms=max_atoms, n_structures=n_structures,
+                            n_steps=steps, seed=seed, n_runs=runs, min_width=min_width, tolerance=tolerance,
+                            exact=exact, n_cells=n_cells, cutoffs=cut, structure=structure,
+                            site_map=_label_map(site_map), mp_id=mp_id, composition_options=options,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    _print_sqs(doc, out_dir)
+
+
+def _print_sqs(doc: dict, out_dir: Path) -> None:
+    sc = doc["supercell"]
+    t = Table(title=f"SQS of {doc['formula']} on {doc['prototype']}: {sc['n_atoms']} atoms "
+              f"({sc['n_cells']} parent cells, width {sc['min_width_A']:.2f} Å)", title_justify="left")
+    for col in ("file", "seed", "icet score", "random score", "|Δcv|", "random |Δcv|",
+                "mean |α| shells 1, 2"):
+        t.add_column(col, justify="right")
+    for s in doc["structures"]:
+        alpha = "; ".join(f"{sub} " + ", ".join(f"{x['mean_abs_alpha']:.3f}" for x in shells)
+                          for sub, shells in s["warren_cowley"].items())
+        t.add_row(s["cif"], str(s["seed"]), f"{s['icet_score']:.4f}",
+                  f"{s['random_score_mean']:.4f} ± {s['random_score_std']:.4f}",
+                  f"{s['cv_deviation_norm']:.4f}", f"{s['random_cv_deviation_norm_mean']:.4f}", alpha)
+    out.print(t)
+    fmt = "; ".join
+    target = fmt(f"{sub}: " + " ".join(f"{sp}{x:.4g}" for sp, x in fr.items())
+                 for sub, fr in doc["target_site_fractions"].items() if len(fr) > 1)
+    achieved = fmt(f"{sub}: " + " ".join(f"{sp}{x:.4g}" for sp, x in fr.items())
+                   for sub, fr in doc["achieved_site_fractions"].items())
+    out.print(f"target   {target}  ΔS {doc['entropy_target_R']:.3f} R ({doc['entropy_target_class']})",
+              highlight=False)
+    out.print(f"achieved {achieved}  ΔS {doc['entropy_achieved_R']:.3f} R ({doc['entropy_achieved_class']})"
+              f"  max deviation {doc['max_deviation']:.4g}", highlight=False)
+    for n in doc["notes"]:
+        out.print(f"[yellow]note:[/] {n}", highlight=False)
+    err.print(f"wrote {out_dir}/sqs.json, sqs.png and {len(doc['structures'])} × (.cif, .extxyz)")
 
 
 def main() -> None:

@@ -103,8 +103,8 @@ def build_sqs_set(formula: str, prototype: str | None, out_dir: str | Path, *,
     }
     if classify(s_achieved) != classify(s_target):
         doc["notes"].append(f"the SQS holds ΔS_config {s_achieved:.3f} R ({classify(s_achieved)}), not the "
-                            f"target's {s_target:.3f} R ({classify(s_target)}): energies and barriers computed "
-                            "on it describe the SQS composition")
+                            f"target's {s_target:.3f} R ({classify(s_target)}): energies and barriers "
+                            "computed on it describe the SQS composition")
     if len(structures) < n_structures:
         doc["notes"].append(f"only {len(structures)} distinct SQS found in {context['n_runs']} runs "
                             f"(asked for {n_structures}); the supercell may allow few distinct orderings")

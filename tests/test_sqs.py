@@ -85,7 +85,8 @@ def test_warren_cowley_of_a_checkerboard():
                   cell=np.eye(3) * n * a, pbc=True)
     shells = warren_cowley(atoms, np.ones(len(atoms), bool))
     assert [s["distance_A"] for s in shells] == pytest.approx([3.0, 3 * math.sqrt(2)])
-    assert shells[0]["alpha"]["Au-Cu"] == pytest.approx(-1) and shells[0]["alpha"]["Au-Au"] == pytest.approx(1)
+    assert shells[0]["alpha"]["Au-Cu"] == pytest.approx(-1)
+    assert shells[0]["alpha"]["Au-Au"] == pytest.approx(1)
     assert shells[1]["alpha"]["Au-Au"] == pytest.approx(-1)
     assert all(s["mean_abs_alpha"] == pytest.approx(1) for s in shells)
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
+
+from structures.io import atomic_write
 
 DATASET_COLUMNS = [
     "table", "ref", "family", "formula", "prototype", "reading", "elements_on_mixing_site",
@@ -24,24 +23,6 @@ FAMILY_STYLE = {
     "Prussian blue analogue": ("tab:green", "s"),
     "polyanion": ("tab:red", "^"),
 }
-
-
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call write(tmp_path), then rename tmp_path onto path (same folder, so atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def write_dataset_csv(rows: list[dict], path: str | Path) -> Path:

@@ -16,6 +16,8 @@ Pipeline: a composition placed on a prototype's sublattices (structures.composit
    numbers for random occupations of the same supercell, and Warren-Cowley α for the
    first two neighbour shells of each active sublattice.
 
+Default cluster space: pairs up to the 2nd neighbour shell of the active sublattice.
+
 Units: lengths in Å, entropies in R, concentrations as site fractions (0-1).
 """
 
@@ -327,16 +329,18 @@ def achieved_entropy(comp: SiteComposition, option: SupercellOption) -> float:
 # --------------------------------------------------------------------- icet
 
 def default_cutoffs(parent: Atoms, active: list[str]) -> list[float]:
-    """[pair, triplet] cutoffs (Å): pairs to the 3rd, triplets to the 1st neighbour shell
-    of the active sublattice(s), each + 0.1 Å."""
+    """[pair] cutoff (Å): the 2nd neighbour shell of the active sublattice(s) + 0.1 Å.
+
+    Pairs only, first two shells: what a 100-200-atom cell with 3-5 species can match
+    (the Warren-Cowley α of those shells is what the SQS literature reports); pass
+    `cutoffs=[pair, triplet]` to add triplets.
+    """
     mask = np.isin(parent.arrays[SUBLATTICE], active)
-    sub = parent[mask]
-    i, d = neighbor_list("id", sub, 12.0)
+    _, d = neighbor_list("id", parent[mask], 12.0)
     shells = _shells(d)
     if len(shells) == 0:
-        return [6.0, 4.0]
-    third = shells[min(2, len(shells) - 1)]
-    return [round(third + 0.1, 2), round(shells[0] + 0.1, 2)]
+        return [6.0]
+    return [round(shells[min(1, len(shells) - 1)] + 0.1, 2)]
 
 
 def _shells(distances: np.ndarray) -> list[float]:

@@ -351,7 +351,7 @@ def sqs(
         "--runs", help="independent annealing runs (default max(2K, cores))")] = None,
     n_cells: Annotated[int | None, typer.Option("--n-cells", help="force this supercell size")] = None,
     cutoffs: Annotated[str | None, typer.Option(
-        "--cutoffs", help="pair,triplet cutoffs in Å (default: 3rd / 1st neighbour shell)")] = None,
+        "--cutoffs", help="pair[,triplet] cutoffs in Å (default: pairs to the 2nd neighbour shell)")] = None,
     exact: Annotated[bool, typer.Option(
         "--exact", help="fail instead of building the nearest representable composition")] = False,
     tolerance: Tolerance = 0.01,

@@ -8,6 +8,8 @@ eV/Å^3 (ASE units).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import warnings
 
@@ -52,13 +54,17 @@ def chgnet_calculator(settings: dict):
     device = _torch_setup(settings.get("threads"), settings.get("device", "auto"))
     model_name = settings.get("model", "0.3.0")
     key = ("chgnet", model_name, device)
-    if key not in _MODELS:
-        try:
-            _MODELS[key] = CHGNet.load(model_name=model_name, use_device=device, verbose=False)
-        except ValueError:
-            raise CalculatorConfigError(
-                f"unknown CHGNet model {model_name!r} (allowed: 0.3.0, 0.2.0, r2scan)") from None
-    return CHGNetCalculator(model=_MODELS[key], use_device=device)
+    # CHGNet prints its banner and device on stdout, and warns on every stress evaluation
+    warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad",
+                            category=UserWarning)
+    with contextlib.redirect_stdout(io.StringIO()):
+        if key not in _MODELS:
+            try:
+                _MODELS[key] = CHGNet.load(model_name=model_name, use_device=device, verbose=False)
+            except ValueError:
+                raise CalculatorConfigError(
+                    f"unknown CHGNet model {model_name!r} (allowed: 0.3.0, 0.2.0, r2scan)") from None
+        return CHGNetCalculator(model=_MODELS[key], use_device=device)
 
 
 def sevenn_calculator(settings: dict):

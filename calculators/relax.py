@@ -40,7 +40,7 @@ class CutoffTooLowError(HecathodeInputError):
     """A plane-wave cutoff too low for a cell relaxation."""
 
 
-def _check_cutoff(name: str, ecut: float | None, relax_cell: bool) -> None:
+def check_cutoff(name: str, ecut: float | None, relax_cell: bool) -> None:
     if relax_cell and ecut is not None and ecut < MIN_ECUT_CELL_RELAX:
         raise CutoffTooLowError(
             f"{name} cutoff {ecut:g} eV is too low for a cell relaxation: the stress needs "
@@ -195,12 +195,16 @@ def relax(
 
         name = check_calculator_name(calculator)
         preset, settings = resolve_settings(name, preset, **overrides)
-        _check_cutoff(name, settings.get("ecut", settings.get("encut")), relax_cell)
+        check_cutoff(name, settings.get("ecut", settings.get("encut")), relax_cell)
     else:
         info = getattr(calculator, "hecathode", None) or {}
         name = info.get("calculator", type(calculator).__name__.lower())
         preset = info.get("preset", preset)
-        _check_cutoff(name, _cutoff_of(calculator), relax_cell)
+        check_cutoff(name, _cutoff_of(calculator), relax_cell)
+    if name == "vasp":
+        from calculators.vasp_calc import check_vasp_available
+
+        check_vasp_available()  # before any pre-relaxation is spent
 
     frames = read_frames(traj_path) if traj_path else []
     if frames:
@@ -294,9 +298,6 @@ def _relax_vasp(work, calc, relax_cell, run_dir, json_path, xyz_path, preset, t0
     """VASP's own relaxation (IBRION/ISIF from the preset), restarted from CONTCAR if present."""
     from ase.io import read
 
-    from calculators.vasp_calc import check_vasp_available
-
-    check_vasp_available()
     calc.set(isif=calc.int_params["isif"] if relax_cell else 2)
     contcar = Path(calc.directory) / "CONTCAR"
     resumed = contcar.is_file() and contcar.stat().st_size > 0

@@ -47,6 +47,7 @@ ICET_VACANCY = "X"
 DEFAULT_MIN_WIDTH = 8.0  # Å: keeps a hopping Na away from its own periodic image in NEB
 DEFAULT_MAX_ATOMS = 160
 DEFAULT_STEPS = 20000  # Monte Carlo trial steps per annealing run
+DEFAULT_RUNS = 16  # independent annealing runs (seeds); benchmarks/bench_sqs.py measured the choice
 SHELL_TOL = 0.05  # Å, distances closer than this form one neighbour shell
 
 
@@ -431,7 +432,7 @@ def generate_sqs(comp: SiteComposition, parent: Atoms, option: SupercellOption, 
                  n_structures: int = 1, n_runs: int | None = None, n_steps: int = DEFAULT_STEPS,
                  seed: int = 0, cutoffs: list[float] | None = None, n_workers: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> tuple[list[Atoms], dict]:
-    """Anneal `n_runs` SQS (default max(2K, cores)) and keep the `n_structures` best distinct ones.
+    """Anneal `n_runs` SQS (default max(2K, 16)) and keep the `n_structures` best distinct ones.
 
     Run i uses seed `seed * 1000 + i`, so the same seed gives the same structures on any
     number of workers. Returns the structures (vacancies removed; `site_label` and
@@ -450,7 +451,7 @@ def generate_sqs(comp: SiteComposition, parent: Atoms, option: SupercellOption, 
     cs = cluster_space(parent, targets, cutoffs)
     supercell = make_supercell(parent, np.array(option.matrix))
     conc = icet_concentrations(cs, parent, option.counts)
-    n_runs = max(n_runs or max(2 * n_structures, n_cores()), n_structures)
+    n_runs = max(n_runs or max(2 * n_structures, DEFAULT_RUNS), n_structures)
     jobs = [(i, seed * 1000 + i) for i in range(n_runs)]
     icet_cell = supercell.copy()
     for key in list(icet_cell.arrays):

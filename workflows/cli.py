@@ -348,7 +348,7 @@ def sqs(
     steps: Annotated[int, typer.Option("--steps", help="Monte Carlo steps per annealing run")] = 20000,
     seed: Annotated[int, typer.Option("--seed", help="run i uses seed*1000+i")] = 0,
     runs: Annotated[int | None, typer.Option(
-        "--runs", help="independent annealing runs (default max(2K, cores))")] = None,
+        "--runs", help="independent annealing runs (default max(2K, 16))")] = None,
     n_cells: Annotated[int | None, typer.Option("--n-cells", help="force this supercell size")] = None,
     cutoffs: Annotated[str | None, typer.Option(
         "--cutoffs", help="pair[,triplet] cutoffs in Å (default: pairs to the 2nd neighbour shell)")] = None,

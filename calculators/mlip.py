@@ -28,9 +28,18 @@ def available_cores() -> int:
 
 
 def _torch_setup(threads: int | None, device: str) -> str:
-    """Set torch's CPU thread count once (oversubscription is 4-10x slower); resolve `device`."""
+    """Set torch's CPU thread count (oversubscription is 4-10x slower); resolve `device`.
+
+    Threads: `threads` from the preset, else $HECATHODE_TORCH_THREADS (for a machine shared with
+    other jobs), else the cores this process may run on.
+    """
     import torch
 
+    env = os.environ.get("HECATHODE_TORCH_THREADS", "").strip()
+    if threads is None and env:
+        if not env.isdigit():
+            raise CalculatorConfigError(f"HECATHODE_TORCH_THREADS must be a whole number, got {env!r}")
+        threads = int(env)
     n = threads or available_cores()
     if n < 1:
         raise CalculatorConfigError(f"threads must be at least 1, got {n}")

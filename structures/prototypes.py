@@ -108,8 +108,11 @@ def parent_cell(name: str) -> Atoms:
     proto = get_prototype(name)
     mixing = next(s for s in proto.sublattices if s.role == "mixing")
     n_mixing = int(np.sum(atoms.arrays[SUBLATTICE] == mixing.label))
+    conventional = crystal([s["element"] for s in sites][:1], [(0, 0, 0)], spacegroup=spec["spacegroup"],
+                           cellpar=spec["cellpar"]).cell[:]
     atoms.info.update(prototype=proto.name, formula_units=n_mixing / mixing.sites,
-                      provenance=cell_provenance(name))
+                      provenance=cell_provenance(name),
+                      conventional_cell=np.round(conventional, 6).reshape(-1).tolist())
     return atoms
 
 

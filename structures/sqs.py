@@ -501,7 +501,7 @@ def generate_sqs(comp: SiteComposition, parent: Atoms, option: SupercellOption, 
         atoms.set_chemical_symbols([sym if sym != ICET_VACANCY else "H" for sym in symbols])
         vac = [i for i, sym in enumerate(symbols) if sym == ICET_VACANCY]
         del atoms[vac]
-        atoms.info.update(seed=s, icet_score=score, vacancies=len(vac))
+        atoms.info.update(seed=s, icet_score=score, vacancies=len(vac), prototype=comp.prototype.name)
         atoms.info.pop("provenance", None)
         structures.append(atoms)
     context = {"cluster_space": cs, "supercell": icet_cell, "concentrations": conc,

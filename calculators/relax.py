@@ -15,6 +15,7 @@ Units: energies eV, forces eV/Å, stress GPa, volumes Å^3, lengths Å, angles d
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -278,6 +279,7 @@ def _optimize(work: Atoms, opt_name: str, fmax: float, steps: int, relax_cell: b
                           properties=["energy", "forces", "stress"] if relax_cell
                           else ["energy", "forces"])
     converged, n = False, -1
+    warnings.filterwarnings("ignore", message="logm result may be inaccurate")  # FrechetCellFilter
     try:
         for is_converged in opt.irun(fmax=fmax, steps=max(steps, 0)):
             converged = is_converged

@@ -58,6 +58,10 @@ def expand(vasp_list: str) -> list[float]:
     return values
 
 
+def per_atom(species, counts):
+    return [s for s, n in zip(species, counts, strict=True) for _ in range(n)]
+
+
 def poscar_species(path):
     lines = path.read_text().splitlines()
     return lines[5].split(), [int(n) for n in lines[6].split()]
@@ -177,7 +181,7 @@ def test_vasp_inputs_for_an_sqs_keep_species_order_everywhere(o3_sqs, fake_potca
     incar = read_incar(tmp_path / "INCAR")
     # MP MAGMOM table: Co 0.6 (low-spin Co3+), Mn 5, Ni 5, others 0.6 - in POSCAR order
     table = {"Co": 0.6, "Mn": 5.0, "Ni": 5.0, "Na": 0.6, "O": 0.6}
-    assert expand(incar["MAGMOM"]) == [table[s] for s, n in zip(species, counts) for _ in range(n)]
+    assert expand(incar["MAGMOM"]) == [table[s] for s in per_atom(species, counts)]
     # LDAU arrays: one entry per POSCAR species; MP U (eV) on the oxide's TMs, L = 2 there
     mp_u = {"Co": 3.32, "Mn": 3.9, "Ni": 6.2}
     assert incar["LDAU"] == ".TRUE." and incar["LDAUTYPE"] == "2" and incar["LMAXMIX"] == "4"
@@ -204,7 +208,7 @@ def test_vasp_magmom_order_follows_the_atoms_through_the_sort(o3_sqs, tmp_path, 
     sort = [int(line.split()[0]) for line in (tmp_path / "ase-sort.dat").read_text().splitlines()]
     assert expand(read_incar(tmp_path / "INCAR")["MAGMOM"]) == pytest.approx(moments[sort].tolist())
     species, counts = poscar_species(tmp_path / "POSCAR")
-    assert [atoms[i].symbol for i in sort] == [s for s, n in zip(species, counts) for _ in range(n)]
+    assert [atoms[i].symbol for i in sort] == per_atom(species, counts)
 
 
 def test_vasp_hubbard_u_only_for_oxides_and_fluorides(tmp_path, monkeypatch):

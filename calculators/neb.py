@@ -40,6 +40,19 @@ class NEBInputError(HecathodeInputError):
     """Bad NEB settings: cell too small for the hop, endpoints that relax into each other."""
 
 
+def check_settings(n_images: int = DEFAULT_IMAGES, fmax: float = 0.05, spring: float = 0.1,
+                   optimizer: str = "FIRE", **_) -> str:
+    """Validate NEB settings before any work; returns the optimizer name in capitals."""
+    opt_name = str(optimizer).upper()
+    if opt_name not in NEB_OPTIMIZERS:
+        raise NEBInputError(f"unknown NEB optimizer {optimizer!r} (allowed: {', '.join(NEB_OPTIMIZERS)})")
+    if not (isinstance(n_images, int) and n_images >= 1):
+        raise NEBInputError(f"--images must be at least 1, got {n_images!r}")
+    if not fmax > 0 or not spring > 0:
+        raise NEBInputError(f"fmax and spring must be positive, got {fmax} eV/Å and {spring} eV/Å²")
+    return opt_name
+
+
 def endpoints(atoms: Atoms, hop: Hop) -> tuple[Atoms, Atoms, int]:
     """(initial, final, index of the moving atom): vacancy on `hop.end`, then the atom moved."""
     initial = atoms.copy()
@@ -131,13 +144,7 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
     from calculators.relax import relax
 
     t0 = time.perf_counter()
-    opt_name = str(optimizer).upper()
-    if opt_name not in NEB_OPTIMIZERS:
-        raise NEBInputError(f"unknown NEB optimizer {optimizer!r} (allowed: {', '.join(NEB_OPTIMIZERS)})")
-    if not (isinstance(n_images, int) and n_images >= 1):
-        raise NEBInputError(f"--images must be at least 1, got {n_images!r}")
-    if not fmax > 0 or not spring > 0:
-        raise NEBInputError("fmax and spring must be positive")
+    opt_name = check_settings(n_images, fmax, spring, optimizer)
     check_cell(atoms, hop)
     endpoint_fmax = endpoint_fmax or fmax
     run_dir = Path(directory) if directory is not None else None

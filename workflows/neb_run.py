@@ -18,6 +18,7 @@ from ase import Atoms
 from calculators.neb import (
     NVPF_LITERATURE_EV,
     NVPF_REVIEW_EV,
+    check_settings,
     neb_supercell,
     nvpf_comparison,
     run_neb,
@@ -80,6 +81,7 @@ def study(prototype: str | None, structure: str | Path | None, out_dir: str | Pa
 
     if (hop is None) == (not network):
         raise HecathodeInputError("give exactly one of --hop FROM:TO and --network")
+    check_settings(**neb_kwargs)
     out = Path(out_dir)
     atoms, proto = load_cell(prototype, structure)
     doc: dict = {"prototype": proto, "structure": str(structure) if structure else None,
@@ -255,12 +257,21 @@ def plot_network(doc: dict, path: Path) -> None:
         for h in done:
             ax.annotate(f"{h['start_label']}–{h['end_label']}", (h["length_A"], h["effective_barrier_eV"]),
                         fontsize=6, xytext=(3, 2), textcoords="offset points")
+        by_energy: dict[float, list[str]] = {}
         for axis, e in net["percolation_barrier_eV"].items():
             if e is not None:
-                ax.axhline(e, ls=":", lw=1, color="gray")
-                ax.annotate(f"{name} percolates along {axis}", (ax.get_xlim()[0], e), fontsize=6)
+                by_energy.setdefault(round(e, 6), []).append(axis)
+        for e, axes in by_energy.items():
+            ax.axhline(e, ls=":", lw=1, color="gray")
+            ax.annotate(f"{name}: percolates along {', '.join(axes)} at {e:.3f} eV", (0.01, e), fontsize=7,
+                        xycoords=("axes fraction", "data"), xytext=(0, 3), textcoords="offset points")
+        blocked = [a for a, e in net["percolation_barrier_eV"].items() if e is None]
+        if blocked:
+            ax.annotate(f"{name}: no path along {', '.join(blocked)} with hops ≤ {net['cutoff_A']:g} Å",
+                        (0.01, 0.02), xycoords="axes fraction", fontsize=7)
     if doc["prototype"] == "nvpf":
         ax.axhspan(*NVPF_LITERATURE_EV, color="tab:green", alpha=0.15, label="DFT literature")
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("hop length (Å)")
     ax.set_ylabel("saddle energy − lowest endpoint (eV)")
     ax.legend(fontsize=7)

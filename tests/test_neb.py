@@ -1,0 +1,145 @@
+"""NEB with real potentials on small cells: O3 Na vacancy hop (CHGNet, SevenNet), resume after a
+kill, the hop network, an SQS with several environments, VASP NEB folders, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.io import read
+from conftest import HECATHODE
+
+from calculators.neb import NEBInputError, run_neb
+from structures.hops import Hop
+
+ENV = {**os.environ, "HECATHODE_TORCH_THREADS": os.environ.get("HECATHODE_TORCH_THREADS", "1")}
+O3_HOP = ("--prototype", "o3", "--hop", "Na:Na", "--images", "3")
+
+
+def cli(*args, timeout=1200):
+    return subprocess.run([str(HECATHODE), *args], capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+@pytest.fixture(scope="module")
+def o3_pair(tmp_path_factory):
+    """The nearest Na vacancy hop of O3 NaNiO2 (28-atom supercell), CHGNet and SevenNet."""
+    out = tmp_path_factory.mktemp("o3hop")
+    p = cli("neb", *O3_HOP, "--calculator", "chgnet,sevenn", "--out", str(out))
+    assert p.returncode == 0, p.stderr[-2000:]
+    return out, json.loads((out / "neb.json").read_text())
+
+
+def test_o3_hop_converges_with_both_potentials(o3_pair):
+    out, doc = o3_pair
+    for name in ("chgnet", "sevenn"):
+        r = doc["results"][name]["hops"][0]
+        assert r["converged"] and r["max_force_eV_per_A"] <= 0.05
+        assert r["saddle"] == "interior"
+        assert r["hop"]["length_A"] == pytest.approx(2.962, abs=1e-3)
+        # the two endpoints are symmetry-equivalent Na sites: same energy up to the rattle
+        assert abs(r["reaction_energy_eV"]) < 0.05
+        # measured here: CHGNet 0.47 eV, in the 28-atom cell (one Na vacancy per 7 Na)
+        assert 0.2 < r["forward_barrier_eV"] < 0.8
+        assert len(r["image_energies_eV"]) == 5
+    assert doc["mlip_difference_eV"]["pair"] == ["chgnet", "sevenn"]
+    assert "MLIP uncertainty" in " ".join(doc["notes"])
+    assert (out / "neb.png").stat().st_size > 10000
+    band = read(out / "chgnet" / "hop-00" / "band.traj", ":")
+    assert len(band) % 5 == 0
+
+
+def test_killed_neb_resumes_to_the_same_barrier(o3_pair, tmp_path):
+    _, doc = o3_pair
+    reference = doc["results"]["chgnet"]["hops"][0]["forward_barrier_eV"]
+    args = [str(HECATHODE), "neb", *O3_HOP, "--calculator", "chgnet", "--out", str(tmp_path)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    band = tmp_path / "chgnet" / "hop-00" / "band.traj"
+    t0 = time.time()
+    while time.time() - t0 < 600 and (not band.exists() or band.stat().st_size < 6 * 5 * 2500):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert band.exists(), "the NEB never started"
+    p = cli("neb", *O3_HOP, "--calculator", "chgnet", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr[-2000:]
+    again = json.loads((tmp_path / "neb.json").read_text())["results"]["chgnet"]["hops"][0]
+    assert again["resumed"] and again["converged"]
+    assert again["forward_barrier_eV"] == pytest.approx(reference, abs=0.01)
+
+
+def test_o3_network_percolates_in_plane_only(tmp_path):
+    p = cli("neb", "--prototype", "o3", "--network", "--cutoff", "3.5", "--images", "3",
+            "--calculator", "chgnet", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr[-2000:]
+    net = json.loads((tmp_path / "neb.json").read_text())["results"]["chgnet"]
+    assert len(net["hops"]) == 1
+    barrier = net["hops"][0]["effective_barrier_eV"]
+    assert net["percolation_barrier_eV"] == {"a": barrier, "b": barrier, "c": None}
+    assert (tmp_path / "network.png").exists()
+
+
+def test_sqs_hops_cover_environments(tmp_path):
+    sqs = tmp_path / "sqs"
+    p = cli("sqs", "NaMn0.2Fe0.2Co0.2Ni0.2Ti0.2O2", "-p", "o3", "--max-atoms", "60", "--min-width", "7.5",
+            "--runs", "2", "--out", str(sqs))
+    assert p.returncode == 0, p.stderr
+    p = cli("neb", "--structure", str(sqs / "sqs-000.extxyz"), "--hop", "Na:Na", "--n-hops", "2",
+            "--images", "1", "--fmax", "0.1", "--calculator", "chgnet", "--pristine", "o3",
+            "--out", str(tmp_path / "neb"))
+    assert p.returncode == 0, p.stderr[-2000:]
+    doc = json.loads((tmp_path / "neb" / "neb.json").read_text())
+    assert doc["material"] == "high-entropy"
+    hops = doc["results"]["chgnet"]["hops"]
+    assert len(hops) == 2
+    envs = [tuple(sorted(h["hop"]["environment"].items())) for h in hops]
+    assert envs[0] != envs[1]  # chosen to differ
+    assert all(sum(n for _, n in e) > 0 for e in envs)
+    s = doc["results"]["chgnet"]["summary"]
+    assert s["n"] == 2 and s["min_eV"] <= s["mean_eV"] <= s["max_eV"]
+    assert "pristine" in doc and (tmp_path / "neb" / "barriers.png").exists()
+
+
+def test_vasp_neb_folder(tmp_path):
+    p = cli("neb", *O3_HOP, "--calculator", "vasp", "--write-inputs", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr[-2000:]
+    root = tmp_path / "vasp-neb"
+    incar = (root / "INCAR").read_text()
+    assert "IMAGES = 3" in incar and "LCLIMB = .TRUE." in incar and "SPRING = -5" in incar
+    folders = sorted(d.name for d in root.iterdir() if d.is_dir())
+    assert folders == ["00", "01", "02", "03", "04"]
+    species = (root / "POTCAR.spec").read_text().split()
+    first = (root / "00" / "POSCAR").read_text().splitlines()
+    assert [s.split("_")[0] for s in species] == first[5].split()  # POTCARs in POSCAR species order
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--prototype", "nvpf", "--hop", "Na2:Na3"), "no site labelled 'Na3'"),
+    (("--prototype", "nvpf", "--hop", "Na2:Na1", "--cutoff", "2"), "within 2 Å"),
+    (("--prototype", "nvpf"), "exactly one of --hop"),
+    (("--prototype", "nvpf", "--hop", "Na2:Na1", "--calculator", "xtb"), "xtb"),
+    (("--prototype", "nvpf", "--hop", "Na2:Na1", "--optimizer", "LBFGS"), "LBFGS"),
+])
+def test_bad_neb_input_one_line(tmp_path, args, message):
+    p = cli("neb", *args, "--out", str(tmp_path / "out"))
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], p.stderr
+
+
+def test_endpoints_that_relax_into_each_other():
+    # Cu (EMT): the "B site" sits 0.4 Å from the moving atom's own lattice site; once that
+    # site is empty the atom slides back into it, so both endpoints are the same minimum
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
+    atoms.append("Cu")
+    atoms.positions[-1] = atoms.positions[0] + [0.4, 0, 0]
+    labels = np.array(["Cu"] * len(atoms), dtype="U8")
+    labels[-1] = "B"
+    atoms.arrays["site_label"] = labels
+    hop = Hop(0, len(atoms) - 1, np.array([0.4, 0.0, 0.0]), "Cu", "B")
+    with pytest.raises(NEBInputError, match="relaxed into each other"):
+        run_neb(atoms, hop, EMT(), n_images=1, rattle=0.0)

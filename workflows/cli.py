@@ -599,10 +599,10 @@ def relax(
         for path in _write_relax_inputs(atoms, name, preset, out_dir, fmax=fmax, steps=steps,
                                         relax_cell=not fixed_cell, optimizer=optimizer,
                                         prerelax=prerelax):
-            out.print(f"wrote {path}", highlight=False)
+            out.print(f"wrote {path}", highlight=False, soft_wrap=True)
         if name == "gpaw":
             out.print(f"run: cd {out_dir} && OMP_NUM_THREADS=1 mpiexec -n 4 gpaw python run_gpaw.py",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
         return
 
     # input errors (preset, cutoff, VASP set-up) before any display starts, so they stay one line
@@ -621,7 +621,7 @@ def relax(
             if err.is_terminal:
                 progress.update(task, description=line)
             else:
-                err.print(line, highlight=False)
+                err.print(line, highlight=False, soft_wrap=True)
 
         try:
             doc = run_relax(atoms, name, fmax=fmax, steps=steps, relax_cell=not fixed_cell,
@@ -630,7 +630,7 @@ def relax(
         except KeyboardInterrupt:
             progress.stop()
             err.print(f"interrupted: {out_dir} keeps the steps done; run the same command to resume",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
     t = Table(title=f"{doc['formula']} relaxed with {name} ({doc['preset']})", title_justify="left",
               show_header=False)
@@ -647,7 +647,8 @@ def relax(
                  is not None else ""))
     t.add_row("wall time", f"{doc['wall_time_s']:.1f} s")
     out.print(t)
-    out.print(f"wrote {out_dir / 'relax.json'}, {out_dir / 'relax.extxyz'}", highlight=False)
+    out.print(f"wrote {out_dir / 'relax.json'}, {out_dir / 'relax.extxyz'}", highlight=False,
+              soft_wrap=True)
 
 
 def main() -> None:

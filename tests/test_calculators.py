@@ -131,11 +131,11 @@ def test_preset_file_with_unknown_key_names_file_and_key(tmp_path):
     assert settings["ecut"] == 600 and settings["xc"] == "PBE"
 
 
-def test_gpaw_cell_relax_below_500_ev_is_refused_before_any_work():
+def test_gpaw_cell_relax_below_500_ev_is_refused_before_any_work(tmp_path):
     atoms = bulk("NaF", "rocksalt", a=4.63)
     with pytest.raises(CutoffTooLowError, match=r"gpaw cutoff 300 eV is too low for a cell relaxation"):
         relax(atoms, "gpaw", ecut=300)
-    calc = get_calculator("gpaw", ecut=400)
+    calc = get_calculator("gpaw", ecut=400, directory=tmp_path)
     with pytest.raises(CutoffTooLowError, match="400 eV"):
         relax(atoms, calc)
 
@@ -151,7 +151,8 @@ def test_gpaw_calculator_settings_for_an_oxide(tmp_path):
     # fcc primitive |b| = sqrt(3)/a; n = ceil(2π · 2.0 · sqrt(3)/4.445) = ceil(4.90) = 5
     assert gpaw_kpts(mno, 2.0) == [5, 5, 5]
     metal = bulk("Mn", "bcc", a=2.9)
-    assert get_calculator("gpaw", atoms=metal).parameters["setups"] == "paw"  # no anion: no U
+    no_anion = get_calculator("gpaw", atoms=metal, directory=tmp_path)
+    assert no_anion.parameters["setups"] == "paw"  # a metal: no U
 
 
 def test_mlip_models_load_once_and_use_the_available_cores(monkeypatch):

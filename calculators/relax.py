@@ -14,6 +14,7 @@ Units: energies eV, forces eV/Å, stress GPa, volumes Å^3, lengths Å, angles d
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Callable
@@ -220,6 +221,9 @@ def relax(
     done_before = max(len(frames) - 1, 0)
 
     pre_doc = None
+    pre_json = traj_path.parent / "prerelax.json" if traj_path else None
+    if prerelax and frames and pre_json is not None and pre_json.is_file():
+        pre_doc = json.loads(pre_json.read_text())  # done before the interruption
     if prerelax and not frames and name != prerelax:
         pre_traj = traj_path.parent / "prerelax.traj" if traj_path else None
         pre_doc = relax(work, prerelax, fmax=prerelax_fmax, steps=steps, relax_cell=relax_cell,
@@ -252,7 +256,23 @@ def relax(
     return _finish(doc, work, json_path, xyz_path)
 
 
+def _kpoints(calc) -> list[int] | None:
+    """The k-point grid a DFT calculator uses (None for the potentials)."""
+    kpts = getattr(calc, "parameters", {}).get("kpts")
+    if isinstance(kpts, dict):
+        kpts = kpts.get("size")
+    if kpts is None and hasattr(calc, "input_params"):
+        kpts = calc.input_params.get("kpts")
+    try:
+        return [int(n) for n in kpts]
+    except (TypeError, ValueError):
+        return None
+
+
 def _finish(doc: dict, work: Atoms, json_path, xyz_path) -> dict:
+    info = getattr(work.calc, "hecathode", None)
+    doc["settings"] = info["settings"] if info else None
+    doc["kpoints"] = _kpoints(work.calc)
     final = _final_atoms(work)
     if xyz_path is not None:
         write_structure(xyz_path, final)

@@ -18,7 +18,8 @@ from calculators.neb import NEBInputError, run_neb
 from structures.hops import Hop
 
 ENV = {**os.environ, "HECATHODE_TORCH_THREADS": os.environ.get("HECATHODE_TORCH_THREADS", "1")}
-O3_HOP = ("--prototype", "o3", "--hop", "Na:Na", "--images", "3")
+# one climbing image suffices for this symmetric hop and keeps the tests fast
+O3_HOP = ("--prototype", "o3", "--hop", "Na:Na", "--images", "1")
 
 
 def cli(*args, timeout=1200):
@@ -45,12 +46,12 @@ def test_o3_hop_converges_with_both_potentials(o3_pair):
         assert abs(r["reaction_energy_eV"]) < 0.05
         # measured here: CHGNet 0.47 eV, in the 28-atom cell (one Na vacancy per 7 Na)
         assert 0.2 < r["forward_barrier_eV"] < 0.8
-        assert len(r["image_energies_eV"]) == 5
+        assert len(r["image_energies_eV"]) == 3
     assert doc["mlip_difference_eV"]["pair"] == ["chgnet", "sevenn"]
     assert "MLIP uncertainty" in " ".join(doc["notes"])
     assert (out / "neb.png").stat().st_size > 10000
     band = read(out / "chgnet" / "hop-00" / "band.traj", ":")
-    assert len(band) % 5 == 0
+    assert len(band) % 3 == 0
 
 
 def test_killed_neb_resumes_to_the_same_barrier(o3_pair, tmp_path):
@@ -59,9 +60,14 @@ def test_killed_neb_resumes_to_the_same_barrier(o3_pair, tmp_path):
     args = [str(HECATHODE), "neb", *O3_HOP, "--calculator", "chgnet", "--out", str(tmp_path)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     band = tmp_path / "chgnet" / "hop-00" / "band.traj"
-    t0 = time.time()
-    while time.time() - t0 < 600 and (not band.exists() or band.stat().st_size < 6 * 5 * 2500):
-        time.sleep(0.5)
+    t0, first = time.time(), None
+    while time.time() - t0 < 600 and proc.poll() is None:
+        size = band.stat().st_size if band.exists() else 0
+        first = first or size or None
+        if first and size >= 4 * first:  # a few bands written: kill it mid-NEB
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the NEB finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert band.exists(), "the NEB never started"
@@ -72,15 +78,17 @@ def test_killed_neb_resumes_to_the_same_barrier(o3_pair, tmp_path):
     assert again["forward_barrier_eV"] == pytest.approx(reference, abs=0.01)
 
 
-def test_o3_network_percolates_in_plane_only(tmp_path):
-    p = cli("neb", "--prototype", "o3", "--network", "--cutoff", "3.5", "--images", "3",
-            "--calculator", "chgnet", "--out", str(tmp_path))
+def test_o3_network_percolates_in_plane_only(o3_pair):
+    # same folder as the hop run: the network's one hop class is that hop, already converged
+    out, _ = o3_pair
+    p = cli("neb", "--prototype", "o3", "--network", "--cutoff", "3.5", "--images", "1",
+            "--calculator", "chgnet", "--out", str(out))
     assert p.returncode == 0, p.stderr[-2000:]
-    net = json.loads((tmp_path / "neb.json").read_text())["results"]["chgnet"]
+    net = json.loads((out / "neb.json").read_text())["results"]["chgnet"]
     assert len(net["hops"]) == 1
     barrier = net["hops"][0]["effective_barrier_eV"]
     assert net["percolation_barrier_eV"] == {"a": barrier, "b": barrier, "c": None}
-    assert (tmp_path / "network.png").exists()
+    assert (out / "network.png").exists()
 
 
 def test_sqs_hops_cover_environments(tmp_path):
@@ -109,9 +117,9 @@ def test_vasp_neb_folder(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     root = tmp_path / "vasp-neb"
     incar = (root / "INCAR").read_text()
-    assert "IMAGES = 3" in incar and "LCLIMB = .TRUE." in incar and "SPRING = -5" in incar
+    assert "IMAGES = 1" in incar and "LCLIMB = .TRUE." in incar and "SPRING = -5" in incar
     folders = sorted(d.name for d in root.iterdir() if d.is_dir())
-    assert folders == ["00", "01", "02", "03", "04"]
+    assert folders == ["00", "01", "02"]
     species = (root / "POTCAR.spec").read_text().split()
     first = (root / "00" / "POSCAR").read_text().splitlines()
     assert [s.split("_")[0] for s in species] == first[5].split()  # POTCARs in POSCAR species order

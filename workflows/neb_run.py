@@ -184,21 +184,29 @@ def _write_inputs(atoms: Atoms, hop: str | None, out: Path, cutoff: float, kw: d
     return doc
 
 
-def _plt():
+def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt
+    return plt.subplots(figsize=(6.5, 4.2))
+
+
+def _save(fig, path: Path) -> None:
+    """Write the figure atomically as PNG and free it."""
+    import matplotlib.pyplot as plt
+
+    from structures.io import atomic_write
+
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
+    plt.close(fig)
 
 
 def plot_profiles(doc: dict, path: Path) -> None:
     """Energy along the band for every hop and calculator (eV vs reaction coordinate Å)."""
-    from structures.io import atomic_write
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = _figure()
     for name, res in doc["results"].items():
         for k, r in enumerate(res["hops"]):
             s, e = r["reaction_coordinate_A"], r["image_energies_eV"]
@@ -212,17 +220,12 @@ def plot_profiles(doc: dict, path: Path) -> None:
     ax.set_ylabel("E − E(initial) (eV)")
     ax.legend(fontsize=6)
     ax.set_title(f"Na vacancy hops, {doc['prototype'] or doc['structure']}", fontsize=10)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_barriers(doc: dict, path: Path) -> None:
     """Barrier of every hop per calculator (high-entropy environments) beside the pristine one."""
-    from structures.io import atomic_write
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = _figure()
     for c, (name, res) in enumerate(doc["results"].items()):
         b = [r["forward_barrier_eV"] for r in res["hops"]]
         env = [",".join(f"{el}{n}" for el, n in r["hop"]["environment"].items()) for r in res["hops"]]
@@ -239,17 +242,12 @@ def plot_barriers(doc: dict, path: Path) -> None:
     ax.set_ylabel("forward barrier (eV)")
     ax.legend(fontsize=7)
     ax.set_title(f"{doc.get('material', '')} hops: local metal environment at each path", fontsize=10)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_network(doc: dict, path: Path) -> None:
     """Effective barrier of every distinct hop vs its length, with the percolation barriers."""
-    from structures.io import atomic_write
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = _figure()
     for name, net in doc["results"].items():
         done = [h for h in net["hops"] if "effective_barrier_eV" in h]
         ax.scatter([h["length_A"] for h in done], [h["effective_barrier_eV"] for h in done], label=name,
@@ -276,6 +274,4 @@ def plot_network(doc: dict, path: Path) -> None:
     ax.set_ylabel("saddle energy − lowest endpoint (eV)")
     ax.legend(fontsize=7)
     ax.set_title(f"Na hop network, {doc['prototype'] or doc['structure']}", fontsize=10)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
-    plt.close(fig)
+    _save(fig, path)

@@ -7,7 +7,8 @@
    calculator (`calculators.relax.relax`, trajectories `initial.traj`, `final.traj`);
 2. images by IDPP between the relaxed endpoints; ASE NEB with a climbing image and
    `method="improvedtangent"`, optimizer FIRE (or BFGS, or ODE), spring `spring` eV/Å²;
-3. every step appends the whole band to `band.traj`; a rerun resumes from its last band.
+3. every step appends the whole band to `band-<N>images.traj`; a rerun with the same N resumes
+   from its last complete band (another N starts a new band from IDPP).
 
 The result (returned and written atomically to `neb.json`): forward and reverse barrier,
 reaction energy, hop length, image energies and reaction coordinate, max force, the
@@ -103,10 +104,15 @@ def _finished(path: Path, hop: Hop, n_images: int, fmax: float) -> dict | None:
         return None
     from ase.io import read
 
-    band = path.parent / "band.traj"
+    band = path.parent / band_name(n_images)
     frames = read(str(band), index=":") if band.is_file() else []
     doc["images"] = frames[-(n_images + 2):] if len(frames) >= n_images + 2 else []
     return doc
+
+
+def band_name(n_images: int) -> str:
+    """File of the band trajectory: all images, step after step."""
+    return f"band-{n_images}images.traj"
 
 
 def _bare(atoms: Atoms) -> Atoms:
@@ -187,7 +193,7 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
                             "no barrier to compute for this hop")
 
     n_total = n_images + 2
-    band_path = run_dir / "band.traj" if run_dir else None
+    band_path = run_dir / band_name(n_images) if run_dir else None
     resumed = _band_from_traj(band_path, n_total) if band_path else None
     images = [a.copy() for _ in range(n_total - 1)] + [b.copy()]
     magmoms = initial.get_initial_magnetic_moments()

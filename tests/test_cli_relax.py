@@ -12,6 +12,11 @@ from conftest import HECATHODE
 from structures.io import write_structure
 from structures.prototypes import parent_cell
 
+# One torch thread per test process: on a 2-core machine that is doing anything else, torch's
+# spinning OpenMP threads made these relaxations several times slower (measured: the four MLIP
+# relaxations below took 634 s with 2 threads and 151 s with 1, on the same busy machine).
+os.environ.setdefault("HECATHODE_TORCH_THREADS", "1")
+
 
 def run(*args, env=None):
     return subprocess.run([str(HECATHODE), *args], capture_output=True, text=True, timeout=600,

@@ -1,6 +1,7 @@
 """Real relaxations with the universal potentials (CHGNet, SevenNet 7net-0), offline; resume after a kill."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +16,11 @@ from structures.composition import assign_sublattices
 from structures.io import read_structure, write_structure
 from structures.prototypes import parent_cell
 from structures.sqs import choose_supercell, generate_sqs, plan_supercells
+
+# One torch thread per test process: on a 2-core machine that is doing anything else, torch's
+# spinning OpenMP threads made these relaxations several times slower (measured: the four MLIP
+# relaxations below took 634 s with 2 threads and 151 s with 1, on the same busy machine).
+os.environ.setdefault("HECATHODE_TORCH_THREADS", "1")
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,18 @@ def _rewrite(path: Path, frames: list[Atoms]) -> None:
             for frame in frames:
                 traj.write(frame)
 
-    atomic_write(path, write)
+    if _is_master():
+        atomic_write(path, write)
+    from ase.parallel import barrier
+
+    barrier()
+
+
+def _is_master() -> bool:
+    """True on MPI rank 0 (and in serial runs)."""
+    from ase.parallel import world
+
+    return world.rank == 0
 
 
 def _lattice(atoms: Atoms) -> dict:
@@ -274,10 +285,11 @@ def _finish(doc: dict, work: Atoms, json_path, xyz_path) -> dict:
     doc["settings"] = info["settings"] if info else None
     doc["kpoints"] = _kpoints(work.calc)
     final = _final_atoms(work)
-    if xyz_path is not None:
-        write_structure(xyz_path, final)
-    if json_path is not None:
-        write_json(json_path, doc)
+    if _is_master():  # under MPI (gpaw python) every rank has the result; one writes it
+        if xyz_path is not None:
+            write_structure(xyz_path, final)
+        if json_path is not None:
+            write_json(json_path, doc)
     doc["atoms"] = final
     return doc
 

@@ -502,6 +502,8 @@ def generate_sqs(comp: SiteComposition, parent: Atoms, option: SupercellOption, 
         vac = [i for i, sym in enumerate(symbols) if sym == ICET_VACANCY]
         del atoms[vac]
         atoms.info.update(seed=s, icet_score=score, vacancies=len(vac), prototype=comp.prototype.name)
+        if "conventional_cell" in parent.info:
+            atoms.info["conventional_cell"] = parent.info["conventional_cell"]
         atoms.info.pop("provenance", None)
         structures.append(atoms)
     context = {"cluster_space": cs, "supercell": icet_cell, "concentrations": conc,

@@ -145,6 +145,9 @@ def test_labels_survive_in_cif_and_extxyz(o3_sqs):
                       zip(frac, atoms.get_chemical_symbols(), atoms.arrays["site_label"], strict=True))
     assert by_position(cif) == by_position(ext)
     assert set(ext.arrays["site_label"]) == {"Na", "TM", "O"}
+    # what NEB needs from an SQS file: its prototype and the crystal axes (hexagonal a, b, c)
+    assert ext.info["prototype"] == "o3"
+    assert np.reshape(ext.info["conventional_cell"], (3, 3))[2] == pytest.approx([0, 0, 15.91])
 
 
 def test_nvpf_cli_builds_nearest_and_reports_both_entropies(tmp_path):

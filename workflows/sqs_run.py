@@ -135,6 +135,8 @@ def write_structure_files(atoms: Atoms, stem: Path) -> None:
 
     plain = atoms.copy()
     plain.info = {k: v for k, v in atoms.info.items() if isinstance(v, int | float | str)}
+    if "conventional_cell" in atoms.info:  # the crystal axes percolation is reported along
+        plain.info["conventional_cell"] = np.asarray(atoms.info["conventional_cell"], float).reshape(-1)
     atomic_write(stem.with_suffix(".extxyz"), lambda tmp: write(tmp, plain, format="extxyz"))
     struct = AseAtomsAdaptor.get_structure(plain)
     seen: dict[str, int] = {}

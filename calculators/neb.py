@@ -107,7 +107,25 @@ def _finished(path: Path, hop: Hop, n_images: int, fmax: float) -> dict | None:
     band = path.parent / band_name(n_images)
     frames = read(str(band), index=":") if band.is_file() else []
     doc["images"] = frames[-(n_images + 2):] if len(frames) >= n_images + 2 else []
+    if "endpoint_max_displacement_A" not in doc and doc["images"]:
+        doc["endpoint_max_displacement_A"] = _displacements(doc["images"][0], doc["images"][-1],
+                                                            doc.get("moving_index"))
     return doc
+
+
+RECONSTRUCTION_A = 1.0  # an endpoint atom (other than the hopping one) that moved farther has
+#                         relaxed into another site: the endpoint is not the state the hop assumed
+
+
+def _displacements(initial: Atoms, final: Atoms, moving: int | None) -> float:
+    """Largest displacement (Å, mic) between the two relaxed endpoints, the hopping atom excluded."""
+    from ase.geometry import find_mic
+
+    d, _ = find_mic(final.positions - initial.positions, initial.cell, initial.pbc)
+    norms = np.linalg.norm(d, axis=1)
+    if moving is not None:
+        norms[moving] = 0.0
+    return float(norms.max())
 
 
 def band_name(n_images: int) -> str:
@@ -279,6 +297,8 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
         "force_calls": steps_done * n_images + sum(e.get("steps", 0) + 1 for e in ends.values()),
         "endpoint_energies_eV": [float(energies[0]), float(energies[-1])],
         "endpoint_relax_steps": [ends["initial"].get("steps"), ends["final"].get("steps")],
+        "moving_index": moving,
+        "endpoint_max_displacement_A": _displacements(a, b, moving),
         "n_atoms": len(initial),
         "wall_time_s": time.perf_counter() - t0,
         "notes": [] if interior else [
@@ -332,7 +352,10 @@ def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float 
 
     Each hop's weight is its saddle energy minus the lowest endpoint energy found in the
     network (eV): the barrier a vacancy in its most stable site must overcome to make that
-    hop. Hops whose endpoints relax into each other are recorded and left out.
+    hop. Endpoints in which another atom moved more than RECONSTRUCTION_A between the two
+    relaxed states (a neighbour that slid into another site) are flagged `reconstructed`
+    and do not set that reference. Hops whose endpoints relax into each other are recorded
+    and left out.
     """
     from structures.hops import crystal_axes, distinct_hops, percolation_barriers
 
@@ -355,13 +378,17 @@ def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float 
         doc.pop("images", None)
         entry.update({key: doc[key] for key in ("forward_barrier_eV", "reverse_barrier_eV",
                                                 "reaction_energy_eV", "saddle", "converged",
-                                                "endpoint_energies_eV", "force_calls")})
+                                                "endpoint_energies_eV", "force_calls",
+                                                "endpoint_max_displacement_A")})
         entry["saddle_energy_eV"] = doc["endpoint_energies_eV"][0] + doc["forward_barrier_eV"]
         hops.append(entry)
     done = [h for h in hops if "saddle_energy_eV" in h]
     if not done:
         raise NEBInputError("no hop of the network gave a barrier")
-    e_ref = min(min(h["endpoint_energies_eV"]) for h in done)
+    for h in done:
+        h["reconstructed"] = h.get("endpoint_max_displacement_A", 0.0) > RECONSTRUCTION_A
+    clean = [h for h in done if not h["reconstructed"]] or done
+    e_ref = min(min(h["endpoint_energies_eV"]) for h in clean)
     edges = []
     for h in done:
         h["effective_barrier_eV"] = h["saddle_energy_eV"] - e_ref

@@ -461,7 +461,8 @@ def _print_neb(doc: dict, out_dir: Path) -> None:
                 t.add_row(f"{h['start_label']}→{h['end_label']}", f"{h['length_A']:.2f}",
                           str(h["multiplicity"]), f"{h['forward_barrier_eV']:.3f}",
                           f"{h['reverse_barrier_eV']:.3f}", f"{h['effective_barrier_eV']:.3f}",
-                          h["saddle"] + ("" if h["converged"] else " (NOT converged)"))
+                          h["saddle"] + ("" if h["converged"] else " (NOT converged)")
+                          + (" reconstructed" if h.get("reconstructed") else ""))
             out.print(t)
             perc = ", ".join(f"{k}: {'none' if v is None else f'{v:.3f} eV'}"
                              for k, v in res["percolation_barrier_eV"].items())

@@ -108,8 +108,8 @@ def _finished(path: Path, hop: Hop, n_images: int, fmax: float) -> dict | None:
     frames = read(str(band), index=":") if band.is_file() else []
     doc["images"] = frames[-(n_images + 2):] if len(frames) >= n_images + 2 else []
     if "endpoint_max_displacement_A" not in doc and doc["images"]:
-        doc["endpoint_max_displacement_A"] = _displacements(doc["images"][0], doc["images"][-1],
-                                                            doc.get("moving_index"))
+        moving = hop.start - (1 if hop.end < hop.start else 0)
+        doc["endpoint_max_displacement_A"] = _displacements(doc["images"][0], doc["images"][-1], moving)
     return doc
 
 
@@ -354,8 +354,8 @@ def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float 
     network (eV): the barrier a vacancy in its most stable site must overcome to make that
     hop. Endpoints in which another atom moved more than RECONSTRUCTION_A between the two
     relaxed states (a neighbour that slid into another site) are flagged `reconstructed`
-    and do not set that reference. Hops whose endpoints relax into each other are recorded
-    and left out.
+    and neither set that reference nor enter the percolation analysis. Hops whose endpoints
+    relax into each other are recorded and left out.
     """
     from structures.hops import crystal_axes, distinct_hops, percolation_barriers
 
@@ -392,7 +392,8 @@ def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float 
     edges = []
     for h in done:
         h["effective_barrier_eV"] = h["saddle_energy_eV"] - e_ref
-        edges += [(m, h["effective_barrier_eV"]) for m in classes[h["class"]]["members"]]
+        if not h["reconstructed"]:  # a reconstructed endpoint means another process, not this hop
+            edges += [(m, h["effective_barrier_eV"]) for m in classes[h["class"]]["members"]]
     axes = crystal_axes(atoms)
     result = {
         "species": species,

@@ -1,6 +1,5 @@
 """Calculator presets and VASP inputs (no VASP needed; no DFT run here)."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -10,21 +9,6 @@ from calculators import CalculatorConfigError, get_calculator, resolve_settings
 from calculators.presets import load_presets
 from calculators.relax import CutoffTooLowError, relax
 from calculators.vasp_calc import VaspUnavailableError, check_vasp_available, write_vasp_inputs
-from structures.composition import assign_sublattices
-from structures.prototypes import parent_cell
-from structures.sqs import choose_supercell, generate_sqs, plan_supercells
-
-
-@pytest.fixture(scope="module")
-def o3_sqs():
-    """A 48-atom O3 NaNi1/3Co1/3Mn1/3O2 SQS (12 TM sites: 4 Ni, 4 Co, 4 Mn) from structures.sqs."""
-    comp = assign_sublattices("NaNi1/3Co1/3Mn1/3O2", "o3")
-    parent = parent_cell("o3")
-    option, _ = choose_supercell(plan_supercells(comp, parent, max_atoms=48), parent, n_cells=12)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        structures, _ = generate_sqs(comp, parent, option, n_runs=1, n_steps=1000, n_workers=1)
-    return structures[0]
 
 
 @pytest.fixture

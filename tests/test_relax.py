@@ -5,34 +5,19 @@ import os
 import signal
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
 from ase.io import read
 
 from calculators.relax import RelaxInputError, read_frames, relax
-from structures.composition import assign_sublattices
 from structures.io import read_structure, write_structure
 from structures.prototypes import parent_cell
-from structures.sqs import choose_supercell, generate_sqs, plan_supercells
 
 # One torch thread per test process: on a 2-core machine that is doing anything else, torch's
 # spinning OpenMP threads made these relaxations several times slower (measured: the four MLIP
 # relaxations below took 634 s with 2 threads and 151 s with 1, on the same busy machine).
 os.environ.setdefault("HECATHODE_TORCH_THREADS", "1")
-
-
-@pytest.fixture(scope="module")
-def o3_sqs():
-    """48-atom O3 NaNi1/3Co1/3Mn1/3O2 SQS (structures.sqs, fixed seed)."""
-    comp = assign_sublattices("NaNi1/3Co1/3Mn1/3O2", "o3")
-    parent = parent_cell("o3")
-    option, _ = choose_supercell(plan_supercells(comp, parent, max_atoms=48), parent, n_cells=12)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        structures, _ = generate_sqs(comp, parent, option, n_runs=1, n_steps=1000, n_workers=1)
-    return structures[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The `hecathode` command line: entropy, check, dataset, supercell, sqs, neb, relax.
+"""The `hecathode` command line: entropy, check, dataset, supercell, sqs, neb, relax; campaign,
+status and report live in workflows.cli_campaign.
 
 Bad input prints one line `error: ...` on stderr and exits with code 2.
 """
@@ -654,6 +655,8 @@ def relax(
 
 def main() -> None:
     """Console-script entry point."""
+    import workflows.cli_campaign  # noqa: F401  (registers campaign, status, report)
+
     app(prog_name="hecathode")
 
 

@@ -25,6 +25,10 @@ command -v g++ >/dev/null || need_apt+=(g++)
 for pkg in libxc-dev libopenblas-dev libfftw3-dev libopenmpi-dev openmpi-bin libscalapack-openmpi-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+# one-node SLURM cluster for the queue tests and local campaigns (python -m workflows.slurm_local)
+for pkg in slurmctld slurmd slurm-client munge; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

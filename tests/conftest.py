@@ -25,3 +25,25 @@ def o3_sqs():
         warnings.simplefilter("ignore")
         structures, _ = generate_sqs(comp, parent, option, n_runs=1, n_steps=1000, n_workers=1)
     return structures[0]
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A one-node SLURM cluster on this machine (workflows.slurm_local), for the queue tests.
+
+    Fails (never skips) when it cannot run: CI is root with scripts/setup.sh's packages. Set
+    HECATHODE_SKIP_SLURM=1 to skip instead. Stops only the daemons it started.
+    """
+    from workflows import slurm_local
+
+    if os.environ.get("HECATHODE_SKIP_SLURM") == "1":
+        pytest.skip("HECATHODE_SKIP_SLURM=1")
+    why = slurm_local.missing_requirements()
+    if why:
+        pytest.fail(f"SLURM tests cannot run: {why} (set HECATHODE_SKIP_SLURM=1 to skip them)", pytrace=False)
+    try:
+        started = slurm_local.start()
+    except slurm_local.SlurmLocalError as err:
+        pytest.fail(f"local SLURM cluster did not start: {err}", pytrace=False)
+    yield slurm_local
+    slurm_local.stop(started)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,7 +98,15 @@ def fw_summary(lp, fw_id: int) -> dict:
     return {"fw_id": fw_id, "name": fw["name"], "state": fw["state"], "category": fw["spec"].get("_category"),
             "folder": fw["spec"].get("_launch_dir"), "stored_data": stored,
             "error": err.strip().splitlines()[-1] if err else None,
-            "reservation_id": (launch or {}).get("reservation_id")}
+            "reservation_id": reservation_id(launch)}
+
+
+def reservation_id(launch: dict | None) -> str | None:
+    """The queue job id FireWorks recorded for a launch (kept in its state history)."""
+    for entry in (launch or {}).get("state_history", []):
+        if entry.get("reservation_id") is not None:
+            return str(entry["reservation_id"])
+    return None
 
 
 def _short(stored: dict) -> str:
@@ -205,7 +214,8 @@ def _run_queue(lp, ids: list[int], folder: Path, kind: str, overrides: dict, lau
             if state not in ACTIVE:
                 continue
             launch = _latest_launch(lp, fw_id)
-            if launch is None or str(launch.get("reservation_id")) in jobs:
+            job = reservation_id(launch)
+            if launch is None or job is None or job in jobs:
                 continue
             if offline:
                 lp.recover_offline(launch["launch_id"], ignore_errors=True)
@@ -218,7 +228,7 @@ def _run_queue(lp, ids: list[int], folder: Path, kind: str, overrides: dict, lau
             reruns = _n_launches(lp, fw_id) - 1
             if reruns < max_reruns:
                 lp.rerun_fw(fw_id)
-                say(f"lost run: '{name}' (job {launch.get('reservation_id')}) left the queue unfinished; "
+                say(f"lost run: '{name}' (job {job}) left the queue unfinished; "
                     f"rerun {reruns + 1}/{max_reruns}")
             else:
                 say(f"lost run: '{name}' left the queue unfinished {reruns + 1} times; marked FIZZLED")
@@ -265,8 +275,11 @@ def run_campaign(campaign_file: str | Path, *, out: str | Path | None = None, ca
             if queue == "local":
                 _run_local(lp, ids, folder, say)
             else:
-                _run_queue(lp, ids, folder, queue, campaign["queue"].get(queue, {}), launchpad_file, say,
-                           poll_s=poll_s, max_reruns=max_reruns, timeout_s=timeout_s)
+                with warnings.catch_warnings():  # monty's cd deprecation, FW_ping.json not yet written
+                    warnings.filterwarnings("ignore", module="fireworks")
+                    warnings.filterwarnings("ignore", category=FutureWarning)
+                    _run_queue(lp, ids, folder, queue, campaign["queue"].get(queue, {}), launchpad_file, say,
+                               poll_s=poll_s, max_reruns=max_reruns, timeout_s=timeout_s)
         after = states(lp, ids)
         analysis = lp.fireworks.find_one({"fw_id": {"$in": ids}, "spec._category": "analysis"})
     result = {"folder": str(folder), "states": after, "ran": ran, "report": None}

@@ -54,7 +54,8 @@ def main() -> None:
     for label, secs, rc, last in runs:
         print(f"{label:12s} {secs:8.1f} s  exit {rc}  {last[0] if last else ''}")
     goal = 15 * 60
-    print(f"\nfirst run {'within' if runs[0][1] <= goal else 'OVER'} the 15 min goal ({runs[0][1] / 60:.1f} min)")
+    verdict = 'within' if runs[0][1] <= goal else 'OVER'
+    print(f"\nfirst run {verdict} the 15 min goal ({runs[0][1] / 60:.1f} min)")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,7 @@ setup:
 
 demo: setup
 	.venv/bin/hecathode dataset --csv out/review_dataset.csv --plot out/review_dataset.png
-	.venv/bin/hecathode sqs NaMn0.2Fe0.2Co0.2Ni0.2Ti0.2O2 --prototype o3 --max-atoms 120 \
-		--n-structures 3 --seed 1 --out out/sqs-o3
+	.venv/bin/hecathode campaign run configs/campaigns/nvpf_he.yaml
 
 test: setup
 	.venv/bin/ruff check .

@@ -118,13 +118,15 @@ def collect(campaign: dict, structures_results: list[dict], relax_results: list[
     if any(m["prototype"] == "nvpf" for m in campaign["materials"]):
         doc["nvpf_reference"] = {"review_eV": NVPF_REVIEW_EV, "literature_range_eV": list(NVPF_LITERATURE_EV)}
         for row in doc["materials"]:
-            if row["prototype"] == "nvpf" and row["neb_summary"]["n"]:
+            said = any("the review reports" in n for n in row["notes"])  # the NEB step said it already
+            if row["prototype"] == "nvpf" and row["neb_summary"]["n"] and not said:
                 material = "pristine" if row["role"] == "pristine" else "high-entropy"
-                doc["notes"].append(f"{row['name']}: lowest computed barrier "
+                doc["notes"].append(f"{row['name']}: lowest barrier: "
                                     + nvpf_comparison(row["neb_summary"]["min_eV"], material))
     for row in doc["materials"]:
         ent = row["entropy"]
-        if ent and ent["achieved_class"] != ent["target_class"]:
+        said = any("not the target's" in n for n in row["notes"])  # the SQS step said it already
+        if ent and ent["achieved_class"] != ent["target_class"] and not said:
             doc["notes"].append(
                 f"{row['name']}: the SQS holds {ent['achieved_R']:.3f} R ({ent['achieved_class']}) where the "
                 f"formula gives {ent['target_R']:.3f} R ({ent['target_class']}): its energies and barriers "

@@ -128,6 +128,8 @@ def _run_local(lp, ids: list[int], folder: Path, say) -> None:
 
     fireworks.core.rocket.ROCKET_STREAM_LOGLEVEL = "ERROR"  # our own progress lines replace its INFO log
     for fw_id, state in states(lp, ids).items():
+        if state in ACTIVE and lp.hecathode_store_file is None:
+            continue  # a MongoDB LaunchPad: another runner may be working on it
         if state in ACTIVE:  # left by a runner that is gone (we hold the lock) or by a queue run
             lp.forget_offline(fw_id, launch_mode=False)
             say(f"firework {fw_id} was {state} without a runner: reset to READY")

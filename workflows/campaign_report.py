@@ -1,225 +1,586 @@
 """A campaign's report: `report.md` plus PNG plots, from its analysis.json (workflows.analysis).
 
-Plots: entropy.png (ΔS_config target vs SQS, R), sqs_quality.png (mean |Warren–Cowley α|),
-volumes.png (relaxed volume per host atom, Å^3), neb_profiles.png (energy vs reaction
-coordinate, eV vs Å, pristine and high-entropy overlaid), barriers.png (forward barriers per
-material, with the NVPF literature range and the review's values when the campaign is NVPF).
-A plot without data is skipped and the report says so. Files are written atomically.
+Plots (each skipped, with a line in the report saying why, when there is no data for it):
+
+- entropy.png: ΔS_config per material (units of R), formula target vs the built SQS cell, with
+  the medium (1.0 R) and high (1.5 R) thresholds and the class of each bar;
+- sqs_quality.png: mean |Warren–Cowley α| (dimensionless, 0 = random) of every SQS beside the
+  mean over random occupations of the same supercell, icet score written above the bar;
+- volumes.png: relaxed volume per host atom (Å^3) of every structure, per material, with the
+  change of the mean against the pristine material (%);
+- neb_profiles.png: NEB energy profiles, energy relative to the initial state (eV) vs reaction
+  coordinate (Å), one colour per material, one thin line per hop;
+- barriers.png: forward barriers (eV) per material (points, box from 4 hops on), with the NVPF
+  DFT literature range as a band and the review's values as markers when the analysis carries
+  `nvpf_reference`.
+
+Hollow markers and dashed lines are results that did not converge. The Markdown holds a summary
+table per material, the notes verbatim, what is missing, the plots, and an "Every number" table
+(one row per computed number). Every file is written atomically. A partial analysis (missing
+keys, None values, a material without SQS or NEB) gives a partial report, never an exception.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
+
+from structures.errors import HecathodeInputError
 from structures.io import atomic_write
 from workflows.neb_run import _figure, _save
 
-COLOURS = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+COLOURS = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink",
+           "tab:olive", "tab:cyan", "tab:gray"]
+DASH = "–"
+MEDIUM_R, HIGH_R = 1.0, 1.5  # ΔS_config class thresholds (review eq. 2), units of R
 
 
-def _fmt(value, digits: int = 3) -> str:
+# ---------------------------------------------------------------------------------------------
+# normalising a (possibly partial) analysis document
+
+
+def _num(value) -> float | None:
+    """A finite float, or None for anything else (None, NaN, bool, text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _list(value) -> list:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list | tuple) else []
+
+
+def _notes(value) -> list[str]:
     if value is None:
-        return "–"
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(n) for n in value] if isinstance(value, list | tuple) else [str(value)]
+
+
+def _material(m: dict, k: int) -> dict:
+    """One material with every key the report reads present (None or [] where absent)."""
+    entropy = m.get("entropy") if isinstance(m.get("entropy"), dict) else {}
+    structures = _list(m.get("structures"))
+    neb = _list(m.get("neb"))
+    volumes = [v for s in structures if (v := _num(s.get("volume_per_host_atom_A3_relaxed"))) is not None]
+    mean_volume = _num(m.get("mean_volume_per_host_atom_A3"))
+    if mean_volume is None and volumes:
+        mean_volume = float(np.mean(volumes))
+    barriers = [b for r in neb if (b := _num(r.get("forward_barrier_eV"))) is not None]
+    given = m.get("neb_summary") if isinstance(m.get("neb_summary"), dict) else {}
+    if all(_num(given.get(k)) is not None for k in ("min_eV", "mean_eV", "max_eV")):
+        summary = {"n": given.get("n", len(barriers)), "min_eV": _num(given["min_eV"]),
+                   "mean_eV": _num(given["mean_eV"]), "max_eV": _num(given["max_eV"])}
+    elif barriers:
+        summary = {"n": len(barriers), "min_eV": min(barriers), "mean_eV": float(np.mean(barriers)),
+                   "max_eV": max(barriers)}
+    else:
+        summary = {"n": 0}
+    name = m.get("name")
+    return {"name": str(name) if name not in (None, "") else f"material {k + 1}",
+            "formula": m.get("formula") or DASH, "prototype": m.get("prototype"),
+            "role": m.get("role") or DASH, "entropy": entropy, "sqs": _list(m.get("sqs")),
+            "structures": structures, "neb": neb, "neb_summary": summary, "mean_volume": mean_volume,
+            "volume_vs_pristine_pct": _num(m.get("volume_vs_pristine_pct")), "notes": _notes(m.get("notes")),
+            "colour": COLOURS[k % len(COLOURS)]}
+
+
+def _materials(analysis: dict) -> list[dict]:
+    mats = [_material(m, k) for k, m in enumerate(_list(analysis.get("materials")))]
+    pristine = next((m["mean_volume"] for m in mats if m["role"] == "pristine" and m["mean_volume"]), None)
+    for m in mats:  # an analysis without the comparison: make it from the mean volumes
+        if (m["volume_vs_pristine_pct"] is None and m["role"] != "pristine" and pristine
+                and m["mean_volume"] is not None):
+            m["volume_vs_pristine_pct"] = 100 * (m["mean_volume"] - pristine) / pristine
+    return mats
+
+
+def _reference(analysis: dict) -> dict | None:
+    """The NVPF reference as {"range": (lo, hi) eV or None, "review": {role: eV}}, or None."""
+    ref = analysis.get("nvpf_reference")
+    if not isinstance(ref, dict):
+        return None
+    rng = ref.get("literature_range_eV")
+    lo_hi = None
+    if isinstance(rng, list | tuple) and len(rng) == 2 and None not in (_num(rng[0]), _num(rng[1])):
+        lo_hi = (_num(rng[0]), _num(rng[1]))
+    review = ref.get("review_eV") if isinstance(ref.get("review_eV"), dict) else {}
+    review = {k: v for k, v in ((k, _num(v)) for k, v in review.items()) if v is not None}
+    return {"range": lo_hi, "review": review} if lo_hi or review else None
+
+
+def _review_key(m: dict) -> str:
+    return "pristine" if m["role"] == "pristine" else "high-entropy"
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+
+
+def _fmt(value, digits: int = 3, signed: bool = False) -> str:
+    """None -> '–', bool -> yes/NO, number -> fixed decimals, anything else -> str."""
+    if value is None:
+        return DASH
     if isinstance(value, bool):
         return "yes" if value else "NO"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+    v = _num(value)
+    if v is None:
+        return str(value)
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
-def _colour(analysis: dict) -> dict[str, str]:
-    return {m["name"]: COLOURS[k % len(COLOURS)] for k, m in enumerate(analysis["materials"])}
+def _cell(value) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def plot_entropy(analysis: dict, path: Path) -> bool:
-    mats = [m for m in analysis["materials"] if m.get("entropy")]
-    if not mats:
-        return False
-    fig, ax = _figure()
-    x = range(len(mats))
-    target = [m["entropy"]["target_R"] for m in mats]
-    achieved = [m["entropy"].get("achieved_R") or 0.0 for m in mats]
-    ax.bar([i - 0.2 for i in x], target, 0.4, label="formula (target)", color="0.6")
-    ax.bar([i + 0.2 for i in x], achieved, 0.4, label="built cell (SQS)", color="tab:blue")
-    for level, name in ((1.0, "medium ≥ 1 R"), (1.5, "high ≥ 1.5 R")):
-        ax.axhline(level, ls="--", lw=0.8, color="k")
-        ax.text(len(mats) - 0.45, level, name, ha="right", va="bottom", fontsize=8)
-    for i, m in enumerate(mats):
-        ax.text(i + 0.2, achieved[i], m["entropy"].get("achieved_class") or "", ha="center", va="bottom",
-                fontsize=8)
-    ax.set_xticks(list(x), [m["name"] for m in mats])
-    ax.set_xlim(-0.6, len(mats) - 0.4)
-    ax.set_ylabel("ΔS_config (R)")
-    ax.set_ylim(0, max(1.7, max(target + achieved) * 1.15))
-    ax.legend(fontsize=8, loc="upper left")
-    _save(fig, path)
-    return True
+def _row(cells) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
-def plot_sqs_quality(analysis: dict, path: Path) -> bool:
-    rows = [(m["name"], s) for m in analysis["materials"] for s in m.get("sqs", [])
-            if s.get("mean_abs_alpha") is not None]
+def _hollow(converged) -> bool:
+    return converged is False
+
+
+def _spread(n: int, width: float = 0.3) -> np.ndarray:
+    return np.linspace(-width / 2, width / 2, n) if n > 1 else np.zeros(n)
+
+
+# ---------------------------------------------------------------------------------------------
+# plots: each returns None when drawn, or the reason it was not
+
+
+def plot_entropy(mats: list[dict], path: Path, ref: dict | None = None) -> str | None:
+    """ΔS_config (R): formula target vs the SQS cell per material, class thresholds 1.0/1.5 R."""
+    rows = [m for m in mats if _num(m["entropy"].get("target_R")) is not None
+            or _num(m["entropy"].get("achieved_R")) is not None]
     if not rows:
-        return False
+        return "no ΔS_config in the analysis (structures step not finished)"
     fig, ax = _figure()
-    labels = [f"{name}\n{s['name']}" for name, s in rows]
-    x = range(len(rows))
-    ax.bar([i - 0.2 for i in x], [s["mean_abs_alpha"] for _, s in rows], 0.4, label="SQS", color="tab:blue")
-    ax.bar([i + 0.2 for i in x], [s.get("random_mean_abs_alpha") or 0 for _, s in rows], 0.4,
-           label="random occupations (mean)", color="0.6")
-    ax.set_xticks(list(x), labels, fontsize=8)
-    ax.set_ylabel("mean |Warren–Cowley α|, shells 1–2 (0 = random)")
-    ax.legend(fontsize=8)
+    values = []
+    for i, m in enumerate(rows):
+        ent = m["entropy"]
+        for dx, key, cls, colour, label in ((-0.2, "target_R", "target_class", "0.65", "formula (target)"),
+                                            (0.2, "achieved_R", "achieved_class", "tab:blue",
+                                             "built cell (SQS)")):
+            v = _num(ent.get(key))
+            if v is None:
+                ax.text(i + dx, 0.02, "n/a", ha="center", va="bottom", fontsize=7, color="0.3")
+                continue
+            values.append(v)
+            ax.bar(i + dx, v, 0.4, color=colour, label=label if i == 0 else None, zorder=2)
+            ax.text(i + dx, v, ent.get(cls) or "", ha="center", va="bottom", fontsize=7)
+    for level, text in ((MEDIUM_R, "medium ≥ 1.0 R"), (HIGH_R, "high ≥ 1.5 R")):
+        ax.axhline(level, ls="--", lw=0.8, color="k", zorder=1)
+        ax.text(1.01, level, text, transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7)
+    ax.set_xticks(range(len(rows)), [m["name"] for m in rows])
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylabel(r"$\Delta S_\mathrm{config}$ (R)")
+    ax.set_ylim(0, max(2.0, 1.3 * max(values, default=0.0) + 0.2))
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
+    ax.set_title("Configurational entropy per material", fontsize=10)
     _save(fig, path)
-    return True
+    return None
 
 
-def plot_volumes(analysis: dict, path: Path) -> bool:
-    colours = _colour(analysis)
-    mats = [m for m in analysis["materials"] if m.get("structures")]
-    if not mats:
-        return False
+def plot_sqs_quality(mats: list[dict], path: Path, ref: dict | None = None) -> str | None:
+    """Mean |Warren–Cowley α| of each SQS vs random occupations, grouped by material."""
+    rows = [(m, s) for m in mats for s in m["sqs"]
+            if _num(s.get("mean_abs_alpha")) is not None or _num(s.get("random_mean_abs_alpha")) is not None]
+    if not rows:
+        return "no SQS with Warren–Cowley α in the analysis (a pristine material has none)"
     fig, ax = _figure()
-    for i, m in enumerate(mats):
-        vols = [s["volume_per_host_atom_A3_relaxed"] for s in m["structures"]]
-        ax.scatter([i] * len(vols), vols, color=colours[m["name"]], s=40, zorder=3)
-        if m.get("volume_vs_pristine_pct") is not None and m["role"] != "pristine":
-            ax.annotate(f"{m['volume_vs_pristine_pct']:+.2f} % vs pristine", (i, max(vols)),
-                        xytext=(0, 8), textcoords="offset points", ha="center", fontsize=8)
-    ax.set_xticks(range(len(mats)), [m["name"] for m in mats])
-    ax.set_xlim(-0.6, len(mats) - 0.4)
-    ax.set_ylabel("relaxed volume per host atom (Å³)")
-    ax.margins(y=0.25)
+    top = max(max(_num(s.get("mean_abs_alpha")) or 0.0, _num(s.get("random_mean_abs_alpha")) or 0.0)
+              for _, s in rows)
+    labelled: set[str] = set()
+    crowded = len(rows) >= 8  # then: no score labels, tick = SQS name only (material by colour)
+    for i, (m, s) in enumerate(rows):
+        a, r = _num(s.get("mean_abs_alpha")), _num(s.get("random_mean_abs_alpha"))
+        if a is not None:
+            ax.bar(i - 0.2, a, 0.4, color=m["colour"], zorder=2,
+                   label=None if m["name"] in labelled else f"SQS, {m['name']}")
+            labelled.add(m["name"])
+            score = _num(s.get("icet_score"))
+            if score is not None and not crowded:
+                ax.text(i - 0.2, a + 0.01 * (top or 1), f"score\n{score:.2f}", ha="center", va="bottom",
+                        fontsize=6)
+        if r is not None:
+            ax.bar(i + 0.2, r, 0.4, color="0.7", label="random occupations (mean)" if i == 0 else None,
+                   zorder=2)
+    if crowded:
+        ax.set_xticks(range(len(rows)), [str(s.get("name", "?")) for _, s in rows], fontsize=6, rotation=60)
+    else:
+        ax.set_xticks(range(len(rows)), [f"{s.get('name', '?')}\n{m['name']}" for m, s in rows], fontsize=7)
+    ax.set_ylabel("mean |Warren–Cowley α| (0 = random)")
+    ax.set_ylim(0, 1.35 * top if top > 0 else 1.0)
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    ax.set_title("SQS quality: short-range order left in each supercell", fontsize=10)
     _save(fig, path)
-    return True
+    return None
 
 
-def plot_profiles(analysis: dict, path: Path) -> bool:
-    colours = _colour(analysis)
-    mats = [m for m in analysis["materials"] if m.get("neb")]
-    if not mats:
-        return False
+def plot_volumes(mats: list[dict], path: Path, ref: dict | None = None) -> str | None:
+    """Relaxed (and initial) volume per host atom, Å^3, per structure and material."""
+    rows = [m for m in mats
+            if any(_num(s.get("volume_per_host_atom_A3_relaxed")) is not None for s in m["structures"])]
+    if not rows:
+        return "no relaxed volume in the analysis (relaxations not finished)"
     fig, ax = _figure()
-    for m in mats:
-        for k, r in enumerate(m["neb"]):
-            prof = r["profile"]
-            ax.plot(prof["reaction_coordinate_A"], prof["energies_eV"], "o-", ms=3, lw=1.2,
-                    color=colours[m["name"]], alpha=0.85, label=m["name"] if k == 0 else None)
+    hollow_seen = initial_seen = False
+    for i, m in enumerate(rows):
+        structs = [s for s in m["structures"] if _num(s.get("volume_per_host_atom_A3_relaxed")) is not None]
+        xs = i + _spread(len(structs))
+        for x, s in zip(xs, structs, strict=True):
+            v = _num(s["volume_per_host_atom_A3_relaxed"])
+            hollow = _hollow(s.get("converged"))
+            hollow_seen |= hollow
+            ax.scatter([x], [v], s=40, zorder=3, edgecolors=m["colour"],
+                       facecolors="none" if hollow else m["colour"])
+            v0 = _num(s.get("volume_per_host_atom_A3_initial"))
+            if v0 is not None:
+                initial_seen = True
+                ax.scatter([x], [v0], s=25, marker="_", color="0.4", zorder=2)
+                ax.plot([x, x], [v0, v], color="0.6", lw=0.6, zorder=1)
+        top = max(max(_num(s["volume_per_host_atom_A3_relaxed"]),
+                      _num(s.get("volume_per_host_atom_A3_initial")) or -np.inf) for s in structs)
+        if m["role"] == "pristine":
+            text = "pristine (reference)"
+        elif m["volume_vs_pristine_pct"] is not None:
+            text = f"{m['volume_vs_pristine_pct']:+.2f} % vs pristine"
+        else:
+            text = "no pristine to compare"
+        ax.annotate(text, (i, top), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=8)
+    ax.set_xticks(range(len(rows)), [m["name"] for m in rows])
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylabel("volume per host atom (Å³)")
+    ax.margins(y=0.3)
+    handles = [ax.scatter([], [], s=40, color="0.2", label="relaxed")]
+    if initial_seen:
+        handles.append(ax.scatter([], [], s=25, marker="_", color="0.4", label="initial (unrelaxed)"))
+    if hollow_seen:
+        handles.append(ax.scatter([], [], s=40, facecolors="none", edgecolors="0.2",
+                                  label="relaxation not converged"))
+    ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.set_title("Relaxed volume per host atom (host = all but alkali ions)", fontsize=10)
+    _save(fig, path)
+    return None
+
+
+def _profile(r: dict) -> tuple[list[float], list[float]] | None:
+    prof = r.get("profile") if isinstance(r.get("profile"), dict) else {}
+    s, e = prof.get("reaction_coordinate_A"), prof.get("energies_eV")
+    if not isinstance(s, list | tuple) or not isinstance(e, list | tuple) or len(s) != len(e) or len(s) < 2:
+        return None
+    s, e = [_num(x) for x in s], [_num(x) for x in e]
+    if None in s or None in e:
+        return None
+    return s, [x - e[0] for x in e]  # relative to the initial state (no-op when it already is)
+
+
+def plot_profiles(mats: list[dict], path: Path, ref: dict | None = None) -> str | None:
+    """NEB energy (eV, relative to the initial state) vs reaction coordinate (Å), all materials."""
+    rows = [(m, r, p) for m in mats for r in m["neb"] if (p := _profile(r)) is not None]
+    if not rows:
+        if any(m["neb"] for m in mats):
+            return "the NEB results carry no energy profiles"
+        return "NEB results are missing for every material"
+    fig, ax = _figure()
+    seen: set[str] = set()
+    unconverged = False
+    for m, r, (s, e) in rows:
+        first = m["name"] not in seen
+        seen.add(m["name"])
+        n = sum(1 for mm, _, _ in rows if mm is m)
+        dashed = _hollow(r.get("converged"))
+        unconverged |= dashed
+        ax.plot(s, e, marker="o", ms=2.5, lw=0.9, ls="--" if dashed else "-", color=m["colour"], alpha=0.85,
+                label=f"{m['name']} ({n} hop{'s' if n != 1 else ''})" if first else None)
+    ax.axhline(0, color="0.7", lw=0.6, zorder=0)
+    if unconverged:
+        ax.plot([], [], ls="--", color="0.3", lw=0.9, label="not converged")
     ax.set_xlabel("reaction coordinate (Å)")
-    ax.set_ylabel("energy relative to the initial state (eV)")
-    ax.axhline(0, color="0.7", lw=0.6)
-    ax.legend(fontsize=8)
+    ax.set_ylabel("E − E(initial state) (eV)")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Na-vacancy migration: NEB energy profiles", fontsize=10)
     _save(fig, path)
-    return True
+    return None
 
 
-def plot_barriers(analysis: dict, path: Path) -> bool:
-    colours = _colour(analysis)
-    mats = [m for m in analysis["materials"] if m.get("neb")]
-    if not mats:
-        return False
+def plot_barriers(mats: list[dict], path: Path, ref: dict | None = None) -> str | None:
+    """Forward barriers (eV) per material; NVPF literature band and review values with `ref`."""
+    rows = [(m, [(b, r) for r in m["neb"] if (b := _num(r.get("forward_barrier_eV"))) is not None])
+            for m in mats]
+    rows = [(m, br) for m, br in rows if br]
+    if not rows:
+        return "NEB results are missing for every material"
     fig, ax = _figure()
-    ref = analysis.get("nvpf_reference")
-    if ref:
-        lo, hi = ref["literature_range_eV"]
-        ax.axhspan(lo, hi, color="tab:green", alpha=0.15, label=f"DFT literature {lo}–{hi} eV")
-    for i, m in enumerate(mats):
-        b = [r["forward_barrier_eV"] for r in m["neb"]]
-        ax.scatter([i] * len(b), b, color=colours[m["name"]], s=40, zorder=3)
-        if ref and m["prototype"] == "nvpf":
-            key = "pristine" if m["role"] == "pristine" else "high-entropy"
-            ax.scatter([i], [ref["review_eV"][key]], marker="x", color="k", s=60, zorder=4,
-                       label="review's value" if i == 0 else None)
-    ax.set_xticks(range(len(mats)), [m["name"] for m in mats])
-    ax.set_xlim(-0.6, len(mats) - 0.4)
+    if ref and ref["range"]:
+        lo, hi = ref["range"]
+        ax.axhspan(lo, hi, color="tab:green", alpha=0.15, zorder=0,
+                   label=f"NVPF DFT literature {lo:.2f}–{hi:.2f} eV")
+    hollow_seen = review_seen = False
+    values = []
+    for i, (m, br) in enumerate(rows):
+        b = [x for x, _ in br]
+        values += b
+        if len(b) >= 4:
+            ax.boxplot(b, positions=[i], widths=0.5, showfliers=False, manage_ticks=False, zorder=2,
+                       medianprops={"color": m["colour"]})
+        for x, (v, r) in zip(i + _spread(len(b), 0.25), br, strict=True):
+            hollow = _hollow(r.get("converged"))
+            hollow_seen |= hollow
+            ax.scatter([x], [v], s=36, zorder=3, edgecolors=m["colour"],
+                       facecolors="none" if hollow else m["colour"])
+        review = ref["review"].get(_review_key(m)) if ref else None
+        if review is not None and m["prototype"] in (None, "nvpf"):
+            values.append(review)
+            ax.scatter([i + 0.3], [review], marker="*", s=110, color="k", zorder=4,
+                       label="review's value" if not review_seen else None)
+            ax.annotate(f"{review:.3f}", (i + 0.3, review), xytext=(6, -3), textcoords="offset points",
+                        fontsize=7)
+            review_seen = True
+    if hollow_seen:
+        ax.scatter([], [], s=36, facecolors="none", edgecolors="0.2", label="NEB not converged")
+    ax.set_xticks(range(len(rows)), [m["name"] for m, _ in rows])
+    ax.set_xlim(-0.6, len(rows) - 0.4 + 0.2)
     ax.set_ylabel("forward barrier (eV)")
-    ax.set_ylim(bottom=0)
-    if ref:
-        ax.legend(fontsize=8)
+    ax.set_ylim(min(0.0, min(values)) - 0.02, max(values + [ref["range"][1] if ref and ref["range"] else 0])
+                * 1.15 + 0.05)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
+    ax.set_title("Na migration barriers per material", fontsize=10)
     _save(fig, path)
-    return True
+    return None
 
 
-PLOTS = [("entropy.png", plot_entropy, "ΔS_config per material", "no entropy (structures steps unfinished)"),
-         ("sqs_quality.png", plot_sqs_quality, "SQS quality", "no SQS in this campaign"),
-         ("volumes.png", plot_volumes, "Relaxed volumes", "no relaxation finished"),
-         ("neb_profiles.png", plot_profiles, "NEB energy profiles", "no NEB results"),
-         ("barriers.png", plot_barriers, "Migration barriers", "no NEB results")]
+PLOTS = [("entropy.png", plot_entropy, "Configurational entropy"),
+         ("sqs_quality.png", plot_sqs_quality, "SQS quality"),
+         ("volumes.png", plot_volumes, "Relaxed volumes"),
+         ("neb_profiles.png", plot_profiles, "NEB energy profiles"),
+         ("barriers.png", plot_barriers, "Migration barriers")]
 
 
-def _numbers(analysis: dict, calc: str) -> list[tuple]:
-    """Every computed number: (material, structure, quantity, value, unit, calculator, converged)."""
+def _caption(name: str, ref: dict | None) -> str:
+    captions = {
+        "entropy.png": "ΔS_config in units of R (review eq. 2): grey, the formula's; blue, the SQS cell "
+                       "actually built. Dashed lines: medium (1.0 R) and high (1.5 R) thresholds.",
+        "sqs_quality.png": "Mean |Warren–Cowley α| over the mixing sublattices (0 = ideal random) of each "
+                           "SQS, beside the mean over random occupations of the same supercell; the icet "
+                           "score is written above each SQS bar (up to 7 SQS; all are in the table below).",
+        "volumes.png": "Relaxed volume per host atom (Å³; host = every atom but the alkali ions); grey "
+                       "ticks: before relaxation; hollow: relaxation not converged.",
+        "neb_profiles.png": "Energy relative to the initial state (eV) vs reaction coordinate (Å); one "
+                            "colour per material, one line per hop; dashed: NEB not converged.",
+        "barriers.png": "Forward barrier of every hop (eV); hollow: NEB not converged; box from 4 hops on.",
+    }
+    text = captions[name]
+    if name == "barriers.png" and ref:
+        if ref["range"]:
+            text += (f" Shaded band: NVPF DFT literature range {ref['range'][0]:.2f}–{ref['range'][1]:.2f} "
+                     "eV.")
+        if ref["review"]:
+            vals = ", ".join(f"{v:.3f} eV {k}" for k, v in ref["review"].items())
+            text += f" Stars: the review's values ({vals}), drawn for NVPF materials."
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+# (key, quantity, unit, decimals) of the numbers reported per structure / SQS / NEB hop
+STRUCTURE_NUMBERS = [("energy_eV_per_atom", "energy", "eV/atom", 3),
+                     ("volume_per_host_atom_A3_initial", "volume per host atom, initial", "Å³", 2),
+                     ("volume_per_host_atom_A3_relaxed", "volume per host atom, relaxed", "Å³", 2),
+                     ("volume_change_pct", "volume change on relaxation", "%", 2),
+                     ("max_force_eV_A", "max residual force", "eV/Å", 3)]
+SQS_NUMBERS = [("icet_score", "icet score, SQS", DASH, 3),
+               ("random_icet_score", "icet score, random occupations (mean)", DASH, 3),
+               ("mean_abs_alpha", "mean |Warren–Cowley α|, SQS", DASH, 3),
+               ("random_mean_abs_alpha", "mean |Warren–Cowley α|, random occupations (mean)", DASH, 3)]
+NEB_NUMBERS = [("forward_barrier_eV", "forward barrier", "eV", 3),
+               ("reverse_barrier_eV", "reverse barrier", "eV", 3),
+               ("reaction_energy_eV", "reaction energy", "eV", 3),
+               ("max_force_eV_A", "max residual force on the band", "eV/Å", 3)]
+
+
+def _hop_label(r: dict, k: int) -> str:
+    """'#k structure hop (length, environment, saddle)': k counts the material's hops from 1."""
+    label = f"#{k} {r.get('structure') or DASH} {r.get('hop') or ''}".strip()
+    extra = [f"{_num(r.get('length_A')):.2f} Å"] if _num(r.get("length_A")) is not None else []
+    if r.get("environment"):
+        extra.append(str(r["environment"]))
+    if r.get("saddle") == "endpoint":
+        extra.append("saddle at endpoint")
+    return label + (f" ({', '.join(extra)})" if extra else "")
+
+
+def every_number(mats: list[dict], calculator: str) -> list[tuple[str, ...]]:
+    """One row per computed number: (material, structure, quantity, value, unit, calculator,
+    converged). None values are left out (they are listed as missing)."""
     rows = []
-    for m in analysis["materials"]:
-        ent = m.get("entropy") or {}
-        for key, label in (("target_R", "ΔS_config of the formula"), ("achieved_R", "ΔS_config of the cell")):
-            if ent.get(key) is not None:
-                rows.append((m["name"], "–", label, _fmt(ent[key]), "R", "–", "–"))
-        for s in m.get("sqs", []):
-            alpha = f"{_fmt(s['mean_abs_alpha'])} ({_fmt(s.get('random_mean_abs_alpha'))})"
-            rows.append((m["name"], s["name"], "mean |α| (random)", alpha, "–", "icet", "–"))
-        for s in m.get("structures", []):
-            c, ok = s.get("calculator") or calc, s.get("converged")
-            energy = _fmt(s.get("energy_eV_per_atom"), 4)
-            rows.append((m["name"], s["name"], "energy", energy, "eV/atom", c, ok))
-            rows.append((m["name"], s["name"], "volume per host atom",
-                         _fmt(s["volume_per_host_atom_A3_relaxed"], 2), "Å³", c, ok))
-            rows.append((m["name"], s["name"], "volume change on relaxation",
-                         _fmt(s["volume_change_pct"], 2), "%", c, ok))
-        if m.get("volume_vs_pristine_pct") is not None and m["role"] != "pristine":
-            rows.append((m["name"], "mean", "volume vs pristine", _fmt(m["volume_vs_pristine_pct"], 2), "%",
-                         calc, "–"))
-        for r in m.get("neb", []):
-            where = f"{r['structure']} {r['hop']} ({r['length_A']:.2f} Å)"
-            for key, label in (("forward_barrier_eV", "forward barrier"),
-                               ("reverse_barrier_eV", "reverse barrier"),
-                               ("reaction_energy_eV", "reaction energy")):
-                rows.append((m["name"], where, label, _fmt(r[key]), "eV", r["calculator"], r["converged"]))
-    return [tuple(_fmt(v) if isinstance(v, bool) else v for v in row) for row in rows]
+    for m in mats:
+        ent = m["entropy"]
+        for key, label in (("target", "ΔS_config of the formula"), ("achieved", "ΔS_config of the SQS cell")):
+            if (v := _num(ent.get(key + "_R"))) is not None:
+                cls = ent.get(key + "_class")
+                label += f" ({cls})" if cls else ""
+                rows.append((m["name"], DASH, label, _fmt(v, 3), "R", DASH, DASH))
+        for s in m["sqs"]:
+            for key, label, unit, digits in SQS_NUMBERS:
+                if (v := _num(s.get(key))) is not None:
+                    rows.append((m["name"], s.get("name") or DASH, label, _fmt(v, digits), unit, "icet",
+                                 DASH))
+        for s in m["structures"]:
+            calc = s.get("calculator") or calculator
+            for key, label, unit, digits in STRUCTURE_NUMBERS:
+                if (v := _num(s.get(key))) is not None:
+                    rows.append((m["name"], s.get("name") or DASH, label, _fmt(v, digits), unit, calc,
+                                 _fmt(s.get("converged"))))
+        if m["volume_vs_pristine_pct"] is not None:
+            rows.append((m["name"], "mean of structures", "volume per host atom vs pristine",
+                         _fmt(m["volume_vs_pristine_pct"], 2, signed=True), "%", calculator, DASH))
+        for k, r in enumerate(m["neb"], start=1):
+            calc = r.get("calculator") or calculator
+            for key, label, unit, digits in NEB_NUMBERS:
+                if (v := _num(r.get(key))) is not None:
+                    rows.append((m["name"], _hop_label(r, k), label, _fmt(v, digits), unit, calc,
+                                 _fmt(r.get("converged"))))
+    return rows
+
+
+def _summary_row(m: dict) -> list[str]:
+    ent = m["entropy"]
+
+    def entropy(key: str) -> str:
+        v = _num(ent.get(key + "_R"))
+        return DASH if v is None else f"{v:.3f} ({ent.get(key + '_class') or '?'})"
+
+    s = m["neb_summary"]
+    barriers = (f"{s['min_eV']:.3f} / {s['mean_eV']:.3f} / {s['max_eV']:.3f} (n = {s['n']})"
+                if s.get("n") else DASH)
+    if m["role"] == "pristine":
+        dv = "reference"
+    else:
+        dv = _fmt(m["volume_vs_pristine_pct"], 2, signed=True)
+    return [m["name"], m["formula"], m["role"], entropy("target"), entropy("achieved"),
+            _fmt(m["mean_volume"], 2), dv, barriers]
+
+
+def _missing(mats: list[dict]) -> list[str]:
+    out = []
+    if not mats:
+        out.append("the analysis lists no material")
+    has_pristine = any(m["role"] == "pristine" and m["mean_volume"] is not None for m in mats)
+    for m in mats:
+        n = m["name"]
+        ent = m["entropy"]
+        if _num(ent.get("target_R")) is None:
+            out.append(f"{n}: no ΔS_config (structures step not finished)")
+        elif _num(ent.get("achieved_R")) is None and m["role"] != "pristine":
+            out.append(f"{n}: ΔS_config of the built cell is missing")
+        if not m["sqs"] and m["role"] != "pristine":
+            out.append(f"{n}: no SQS quality data")
+        if not m["structures"]:
+            out.append(f"{n}: no relaxed structure yet")
+        else:
+            bad = sum(1 for s in m["structures"] if s.get("converged") is False)
+            if bad:
+                out.append(f"{n}: {bad} of {len(m['structures'])} relaxations not converged")
+            if m["role"] != "pristine" and m["volume_vs_pristine_pct"] is None and not has_pristine:
+                out.append(f"{n}: volume change vs pristine unavailable (no relaxed pristine material)")
+        if not m["neb"]:
+            out.append(f"{n}: NEB results are missing (not requested or not finished)")
+        else:
+            bad = sum(1 for r in m["neb"] if r.get("converged") is False)
+            if bad:
+                out.append(f"{n}: {bad} of {len(m['neb'])} NEB hops not converged")
+            ends = sum(1 for r in m["neb"] if r.get("saddle") == "endpoint")
+            if ends:
+                verb = "hop has its" if ends == 1 else "hops have their"
+                out.append(f"{n}: {ends} of {len(m['neb'])} NEB {verb} highest energy at an endpoint "
+                           "(barrier = endpoint energy difference)")
+            if not any(_profile(r) for r in m["neb"]):
+                out.append(f"{n}: NEB energy profiles are missing")
+    return out
+
+
+def _bullets(notes: list[str]) -> list[str]:
+    return ["- " + n.replace("\n", "\n  ") for n in notes]
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def write_report(analysis: dict, out_dir: str | Path) -> Path:
-    """Write report.md and the plots into `out_dir`; returns the path of report.md."""
+    """Write `report.md` and the PNG plots (entropy.png, sqs_quality.png, volumes.png,
+    neb_profiles.png, barriers.png; those without data are skipped and a stale copy removed)
+    into `out_dir`, atomically; return the path of report.md.
+
+    `analysis` is the campaign's analysis.json as a dict (workflows.analysis.collect): energies
+    in eV (per atom for relaxed structures), volumes in Å^3 per host atom, ΔS_config in units
+    of R, barriers in eV, reaction coordinates in Å. Missing keys and None values are reported
+    as missing, not raised. Raises HecathodeInputError (a ValueError) when `analysis` is not a
+    dict.
+    """
+    if not isinstance(analysis, dict):
+        raise HecathodeInputError(f"analysis must be a dict (analysis.json), got {type(analysis).__name__}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    calc = analysis.get("calculator", "–")
-    lines = [f"# Campaign {analysis['campaign']}", "",
-             f"{analysis.get('description', '')}", "",
-             f"Calculator: {calc}" + (f" (preset {analysis['preset']})" if analysis.get("preset") else "")
-             + f". Analysis written {analysis.get('created', '–')}.", "",
-             "## Summary", "",
-             "| material | formula | role | ΔS formula (R) | ΔS cell (R) | V / host atom (Å³) "
-             "| ΔV vs pristine (%) | barriers min / mean / max (eV) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    missing = []
-    for m in analysis["materials"]:
-        ent = m.get("entropy") or {}
-        s = m.get("neb_summary") or {"n": 0}
-        barriers = (f"{s['min_eV']:.3f} / {s['mean_eV']:.3f} / {s['max_eV']:.3f} (n={s['n']})" if s["n"]
-                    else "–")
-        lines.append(f"| {m['name']} | {m['formula']} | {m['role']} | "
-                     f"{_fmt(ent.get('target_R'))} {ent.get('target_class', '')} | "
-                     f"{_fmt(ent.get('achieved_R'))} {ent.get('achieved_class') or ''} | "
-                     f"{_fmt(m.get('mean_volume_per_host_atom_A3'), 2)} | "
-                     f"{_fmt(m.get('volume_vs_pristine_pct'), 2)} | {barriers} |")
-        if not m.get("structures"):
-            missing.append(f"{m['name']}: no relaxed structure yet")
-        if not m.get("neb"):
-            missing.append(f"{m['name']}: NEB results are missing (not requested or not finished)")
-    notes = list(analysis.get("notes", [])) + [f"{m['name']}: {n}" for m in analysis["materials"]
-                                               for n in m.get("notes", [])]
-    if notes or missing:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes + missing]
-    lines += ["", "## Plots", ""]
-    for name, plot, title, why_not in PLOTS:
-        if plot(analysis, out / name):
-            lines += [f"### {title}", "", f"![{title}]({name})", ""]
+    mats = _materials(analysis)
+    ref = _reference(analysis)
+    calc = str(analysis.get("calculator") or DASH)
+    created = str(analysis.get("created") or "")
+    date = created[:10] if created else "date unknown"
+    campaign = analysis.get("campaign") or "(unnamed campaign)"
+
+    lines = [f"# Campaign report: {campaign} ({date})", ""]
+    if analysis.get("description"):
+        lines += [str(analysis["description"]), ""]
+    lines += [f"- Calculator: {calc}" + (f" (preset {analysis['preset']})" if analysis.get("preset") else ""),
+              f"- Analysis written: {created or 'unknown'}",
+              f"- Materials: {', '.join(m['name'] for m in mats) or 'none'}", ""]
+
+    lines += ["## Summary", "",
+              "| material | formula | role | ΔS_config formula (R) | ΔS_config SQS cell (R) "
+              "| V / host atom (Å³) | ΔV vs pristine (%) | forward barrier min / mean / max (eV) |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [_row(_summary_row(m)) for m in mats]
+    if ref:
+        parts = []
+        if ref["range"]:
+            parts.append(f"NVPF DFT literature range {ref['range'][0]:.2f}–{ref['range'][1]:.2f} eV")
+        if ref["review"]:
+            parts.append("the review's values "
+                         + ", ".join(f"{v:.3f} eV ({k})" for k, v in ref["review"].items()))
+        lines += ["", "NVPF barrier reference: " + "; ".join(parts) + "."]
+    lines.append("")
+
+    notes = _notes(analysis.get("notes")) + [f"{m['name']}: {n}" for m in mats for n in m["notes"]]
+    lines += ["## Notes", ""] + (_bullets(notes) if notes else ["No notes."]) + [""]
+    missing = _missing(mats)
+    if missing:
+        lines += ["## Missing or incomplete", ""] + _bullets(missing) + [""]
+
+    lines += ["## Plots", ""]
+    for name, plot, title in PLOTS:
+        lines += [f"### {title}", ""]
+        why_not = plot(mats, out / name, ref)
+        if why_not is None:
+            lines += [f"![{title}]({name})", "", _caption(name, ref), ""]
         else:
-            (out / name).unlink(missing_ok=True)
-            lines += [f"### {title}", "", f"Not drawn: {why_not}.", ""]
+            (out / name).unlink(missing_ok=True)  # a plot from an earlier, fuller analysis
+            lines += [f"Not drawn: {why_not}.", ""]
+
+    numbers = every_number(mats, calc)
     lines += ["## Every number", "",
               "| material | structure | quantity | value | unit | calculator | converged |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in _numbers(analysis, calc)]
+    lines += [_row(r) for r in numbers] if numbers else ["", "No computed number yet."]
     text = "\n".join(lines) + "\n"
-    return atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text(text))
+    return atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

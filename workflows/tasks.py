@@ -16,9 +16,8 @@ from pathlib import Path
 
 from fireworks import FiretaskBase, FWAction, explicit_serialize
 
+from structures.analysis import ALKALI
 from structures.io import write_json
-
-ALKALI = ("Li", "Na", "K")
 
 
 def _say(line: str) -> None:
@@ -39,7 +38,7 @@ def _throttled(every_s: float = 10.0):
 
 
 def host_volume(atoms) -> float:
-    """Cell volume per host atom (every atom but alkali ions), Å^3."""
+    """Cell volume per host atom (every atom but alkali ions, as structures.analysis counts), Å^3."""
     n = sum(s not in ALKALI for s in atoms.get_chemical_symbols())
     return float(atoms.get_volume() / n)
 

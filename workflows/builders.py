@@ -58,7 +58,6 @@ def load_campaign(path: str | Path, calculator: str | None = None) -> dict:
     input fails before anything runs. `calculator` overrides the file's."""
     from calculators.presets import check_calculator_name
     from structures.composition import assign_sublattices
-    from structures.hops import parse_hop  # noqa: F401  (label syntax checked below)
 
     path = Path(path)
     if not path.is_file():

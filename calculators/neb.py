@@ -4,9 +4,12 @@
 1. endpoints: the hop's end site is emptied (initial state); the moving atom is put on
    it (final state); both are rattled by `rattle` Å (relaxations started from perfectly
    symmetric positions stall on saddle points) and relaxed at fixed cell with the same
-   calculator (`calculators.relax.relax`, trajectories `initial.traj`, `final.traj`);
-2. images by IDPP between the relaxed endpoints; ASE NEB with a climbing image and
-   `method="improvedtangent"`, optimizer FIRE (or BFGS, or ODE), spring `spring` eV/Å²;
+   calculator (`calculators.relax.relax`, trajectories `initial.traj`, `final.traj`); when
+   a space-group operation swaps the two sites, the final state is the relaxed initial one
+   mapped by it (`structures.hops.reversing_operation`), which its relax confirms in one call;
+2. images by IDPP between the relaxed endpoints; ASE's DyNEB (converged images are not
+   recomputed) with a climbing image and `method="improvedtangent"`, optimizer FIRE (or
+   BFGS, or ODE on the whole band), spring `spring` eV/Å²;
 3. every step appends the whole band to `band-<N>images.traj`; a rerun with the same N resumes
    from its last complete band (another N starts a new band from IDPP).
 
@@ -24,9 +27,17 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
 
 from structures.errors import HecathodeInputError
-from structures.hops import Hop, local_environment, required_image_distance, shortest_image_distance
+from structures.hops import (
+    Hop,
+    local_environment,
+    map_state,
+    required_image_distance,
+    reversing_operation,
+    shortest_image_distance,
+)
 from structures.io import SITE_LABEL, atomic_write, ensure_site_labels, write_json
 
 NEB_OPTIMIZERS = ("FIRE", "BFGS", "ODE")
@@ -139,6 +150,26 @@ def _bare(atoms: Atoms) -> Atoms:
     return out
 
 
+class ImageCalculator(Calculator):
+    """One NEB image's view of a calculator shared by all images: it keeps the image's last
+    energy and forces, so an image that did not move (DyNEB freezes converged ones) is not
+    recomputed, and adds 1 to `counter[0]` per evaluation. Energy eV, forces eV/Å."""
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, shared, counter: list[int]):
+        super().__init__()
+        self.shared, self.counter = shared, counter
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        work = self.atoms.copy()
+        work.calc = self.shared
+        energy = work.get_potential_energy()
+        self.results = {"energy": energy, "free_energy": energy, "forces": work.get_forces()}
+        self.counter[0] += 1
+
+
 def _reaction_coordinate(images: list[Atoms]) -> list[float]:
     from ase.geometry import find_mic
 
@@ -152,7 +183,7 @@ def _reaction_coordinate(images: list[Atoms]) -> list[float]:
 def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGES, fmax: float = 0.05,
             steps: int = 500, optimizer: str = "FIRE", spring: float = 0.1, climb: bool = True,
             rattle: float = 0.05, seed: int = 0, endpoint_fmax: float | None = None,
-            directory: str | Path | None = None, preset: str | None = None,
+            use_symmetry: bool = True, directory: str | Path | None = None, preset: str | None = None,
             callback: Callable[[dict], None] | None = None, **overrides) -> dict:
     """Relax the endpoints of `hop`, then run a climbing-image NEB (see module docstring).
 
@@ -160,7 +191,7 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
     calculator (shared by all images). Returns the result dict (plus "images": the band).
     """
     from ase.io.trajectory import Trajectory
-    from ase.mep import NEB
+    from ase.mep import DyNEB
     from ase.mep.neb import NEBOptimizer
     from ase.optimize import BFGS, FIRE
 
@@ -195,8 +226,15 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
         raise NEBInputError("VASP NEBs are not run from here: use --write-inputs to write the "
                             "00…0N image folders and run VASP (VTST) on the cluster")
 
+    # a hop whose two sites a space-group operation swaps has equivalent endpoints: the relaxed
+    # final state is the relaxed initial one mapped by it (checked by relax: one force call)
+    swap = reversing_operation(atoms, hop) if use_symmetry else None
+    mapped = None
     ends = {}
     for tag, state in (("initial", initial), ("final", final)):
+        if tag == "final" and swap is not None:
+            mapped = map_state(ends["initial"]["atoms"], swap, final)
+            state = mapped if mapped is not None else state
         ends[tag] = relax(state, calc, fmax=endpoint_fmax, steps=steps, relax_cell=False,
                           trajectory=run_dir / f"{tag}.traj" if run_dir else None, optimizer="BFGS",
                           callback=(lambda info, tag=tag: callback({**info, "stage": tag}))
@@ -215,14 +253,18 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
     resumed = _band_from_traj(band_path, n_total) if band_path else None
     images = [a.copy() for _ in range(n_total - 1)] + [b.copy()]
     magmoms = initial.get_initial_magnetic_moments()
+    band_calls = [0]
     for img in images:
         img.set_initial_magnetic_moments(magmoms)
-        img.calc = calc
+        img.calc = ImageCalculator(calc, band_calls)
     from ase.calculators.singlepoint import SinglePointCalculator
 
     for img, tag in ((images[0], "initial"), (images[-1], "final")):  # endpoints are not recomputed
         img.calc = SinglePointCalculator(img, energy=ends[tag]["energy_eV"], forces=np.zeros((len(img), 3)))
-    neb = NEB(images, k=spring, climb=climb, method="improvedtangent", allow_shared_calculator=True)
+    # DyNEB (Lindgren et al., JCTC 15, 5787 (2019)) does not recompute images already below
+    # fmax; the ODE solver moves all images together and gets the plain NEB
+    neb = DyNEB(images, k=spring, fmax=fmax, climb=climb, method="improvedtangent",
+                dynamic_relaxation=opt_name != "ODE", allow_shared_calculator=True)
     if resumed is not None:
         for img, old in zip(images, resumed, strict=True):
             img.positions = old.positions
@@ -243,6 +285,7 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
         return float(np.sqrt((f ** 2).sum(axis=1)).max()) if f is not None else float("nan")
 
     if opt_name == "ODE":
+        neb.get_residual = max_force  # ASE's residual leaves out the climbing image
         opt = NEBOptimizer(neb, method="ode", logfile=None)
     else:
         opt = (FIRE if opt_name == "FIRE" else BFGS)(neb, logfile=None)
@@ -294,9 +337,11 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
         "climbing_image": climb,
         "neb_steps": steps_done,
         "resumed": resumed is not None,
-        "force_calls": steps_done * n_images + sum(e.get("steps", 0) + 1 for e in ends.values()),
+        "force_calls": band_calls[0] + sum(e.get("steps", 0) + 1 for e in ends.values()),
+        "band_force_calls": band_calls[0],
         "endpoint_energies_eV": [float(energies[0]), float(energies[-1])],
         "endpoint_relax_steps": [ends["initial"].get("steps"), ends["final"].get("steps")],
+        "final_from_symmetry": mapped is not None,
         "moving_index": moving,
         "endpoint_max_displacement_A": _displacements(a, b, moving),
         "n_atoms": len(initial),

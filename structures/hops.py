@@ -259,3 +259,54 @@ def _cycles(atoms: Atoms, hops: list[Hop]) -> list[np.ndarray]:
                 elif np.any(target != offset[w]):
                     cycles.append((target - offset[w]).astype(float))
     return cycles
+
+
+def reversing_operation(atoms: Atoms, hop: Hop,
+                        symprec: float = 0.05) -> tuple[np.ndarray, np.ndarray] | None:
+    """A space-group operation (R, t), fractional coordinates of `atoms`' cell, that swaps the
+    hop's two sites (start -> end and end -> start, modulo lattice vectors), or None.
+
+    With one, the hop's final state (vacancy on `start`, atom on `end`) is its initial state
+    (vacancy on `end`) mapped by the operation: the two endpoints are the same minimum and
+    need one relaxation, not two. Sites are told apart by element and label, so Na2 -> Na1
+    in NVPF or any hop in an SQS (dopants break the symmetry) has none.
+    """
+    import spglib
+
+    frac = atoms.get_scaled_positions(wrap=False)
+    sym = spglib.get_symmetry((atoms.cell[:], frac, _species_ids(atoms)), symprec=symprec) or {}
+    p, q = frac[hop.start], frac[hop.end]
+    for R, t in zip(sym.get("rotations", []), sym.get("translations", []), strict=True):
+        d1, d2 = R @ p + t - q, R @ q + t - p
+        if np.allclose(d1, np.round(d1), atol=1e-3) and np.allclose(d2, np.round(d2), atol=1e-3):
+            return np.array(R, dtype=float), np.array(t, dtype=float)
+    return None
+
+
+def map_state(relaxed: Atoms, operation: tuple[np.ndarray, np.ndarray], target: Atoms,
+              tolerance: float = 0.6) -> Atoms | None:
+    """`relaxed` mapped by `operation` onto the atom order of `target` (same cell, same
+    composition; each target atom takes the mapped atom of its element nearest to it, which
+    must lie within `tolerance` Å and be used once). Positions are placed next to `target`'s
+    (minimum image), so the result interpolates cleanly. None when no one-to-one match exists.
+    """
+    from ase.geometry import find_mic
+
+    R, t = operation
+    frac = relaxed.get_scaled_positions(wrap=False) @ R.T + t
+    mapped = frac @ relaxed.cell[:]
+    symbols = np.array(relaxed.get_chemical_symbols())
+    target_symbols = np.array(target.get_chemical_symbols())
+    out = target.copy()
+    taken = np.zeros(len(relaxed), dtype=bool)
+    for k in range(len(target)):
+        same = np.flatnonzero((symbols == target_symbols[k]) & ~taken)
+        if same.size == 0:
+            return None
+        d, dist = find_mic(mapped[same] - target.positions[k], target.cell, target.pbc)
+        best = int(np.argmin(dist))
+        if dist[best] > tolerance:
+            return None
+        taken[same[best]] = True
+        out.positions[k] = target.positions[k] + d[best]
+    return out

@@ -12,8 +12,10 @@ from structures.hops import (
     distinct_hops,
     find_hops,
     local_environment,
+    map_state,
     parse_hop,
     percolation_barriers,
+    reversing_operation,
 )
 from structures.prototypes import parent_cell
 
@@ -101,3 +103,31 @@ def test_percolation_axes_of_a_primitive_o3_supercell():
     classes = distinct_hops(atoms, "Na", cutoff=3.5)
     edges = [(h, 0.3) for c in classes for h in c["members"]]
     assert percolation_barriers(atoms, edges) == {"a": 0.3, "b": 0.3, "c": None}
+
+
+def test_equivalent_endpoints_map_onto_each_other():
+    # O3: the two Na sites of the nearest hop are swapped by the inversion through the hop's
+    # midpoint, so the unrelaxed initial state maps exactly onto the unrelaxed final state
+    atoms = o3_hexagonal(3)
+    hop = find_hops(atoms, "Na", "Na")[0]
+    op = reversing_operation(atoms, hop)
+    assert op is not None
+    assert np.allclose(op[0], -np.eye(3))  # an inversion
+    initial, final, moving = endpoints(atoms, hop)
+    mapped = map_state(initial, op, final)
+    assert mapped is not None
+    assert np.allclose(mapped.positions, final.positions, atol=1e-6)
+    # a distorted initial state maps onto a distorted final state, atom for atom
+    shaken = initial.copy()
+    shaken.positions += np.random.default_rng(0).normal(0, 0.05, shaken.positions.shape)
+    mapped = map_state(shaken, op, final)
+    step = np.linalg.norm(mapped.positions - final.positions, axis=1)
+    assert step.max() < 0.3 and step[moving] < 0.3
+    # displacements too large to match one to one: refused
+    assert map_state(shaken, op, final, tolerance=0.01) is None
+
+
+def test_no_reversing_operation_between_different_sites():
+    # NVPF Na2 -> Na1 joins two different Wyckoff sites: no operation swaps them
+    atoms = parent_cell("nvpf")
+    assert reversing_operation(atoms, find_hops(atoms, "Na2", "Na1")[0]) is None

@@ -42,8 +42,12 @@ def test_o3_hop_converges_with_both_potentials(o3_pair):
         assert r["converged"] and r["max_force_eV_per_A"] <= 0.05
         assert r["saddle"] == "interior"
         assert r["hop"]["length_A"] == pytest.approx(2.962, abs=1e-3)
-        # the two endpoints are symmetry-equivalent Na sites: same energy up to the rattle
-        assert abs(r["reaction_energy_eV"]) < 0.05
+        # the two endpoints are symmetry-equivalent Na sites: the final state is the relaxed
+        # initial one mapped by the inversion through the hop's midpoint (one check call), so
+        # the two energies agree to the potential's float32 noise
+        assert r["final_from_symmetry"] and r["endpoint_relax_steps"][1] == 0
+        assert abs(r["reaction_energy_eV"]) < 2e-3
+        assert r["force_calls"] == r["band_force_calls"] + r["endpoint_relax_steps"][0] + 2
         # measured here: CHGNet 0.47 eV, in the 28-atom cell (one Na vacancy per 7 Na)
         assert 0.2 < r["forward_barrier_eV"] < 0.8
         assert len(r["image_energies_eV"]) == 3

@@ -64,7 +64,10 @@ def ensure_site_labels(atoms) -> None:
 
 
 def read_structure(path: str | Path):
-    """Read one structure (CIF, POSCAR/CONTCAR, extxyz, ASE trajectory: last frame) with ase.io.read.
+    """Read one structure (POSCAR/CONTCAR, extxyz, ASE trajectory: last frame) with ase.io.read.
+
+    User files go through `structures.prototypes.load_structure`, which reads CIFs with their
+    site labels (and refuses partial occupancy) and calls this for every other format.
 
     The returned `ase.Atoms` always has `arrays["site_label"]`: kept from an extxyz file that
     has it, otherwise the chemical symbols. Raises StructureFileError naming the file.

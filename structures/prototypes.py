@@ -123,20 +123,13 @@ def load_structure(path: str | Path, site_map: dict[str, str] | None = None) -> 
     else the element symbol; `site_map` renames labels or elements, e.g. {"V": "TM"}.
     Partially occupied CIFs are refused: order them first (one line says so).
     """
+    from structures.io import ensure_site_labels, read_structure
+
     path = Path(path)
     if not path.is_file():
-        raise PrototypeError(f"structure file {str(path)!r} not found")
-    from ase.io import read
-
-    if path.suffix.lower() == ".cif":
-        atoms = _read_cif(path)
-    else:
-        try:
-            atoms = read(path)
-        except Exception as exc:  # ASE raises many types for unreadable files
-            raise PrototypeError(f"cannot read structure {str(path)!r}: {exc}") from None
-    if LABEL not in atoms.arrays:
-        atoms.arrays[LABEL] = np.array(atoms.get_chemical_symbols()).astype(str)
+        raise PrototypeError(f"structure file not found: {path}")
+    atoms = _read_cif(path) if path.suffix.lower() == ".cif" else read_structure(path)
+    ensure_site_labels(atoms)
     labels = [str(x) for x in atoms.arrays[LABEL]]
     if site_map:
         known = set(labels) | set(atoms.get_chemical_symbols())

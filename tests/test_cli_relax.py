@@ -86,3 +86,19 @@ def test_bad_relax_input_is_one_line_and_exit_2(args, message, o3_file, tmp_path
     assert p.returncode == 2, p.stderr
     assert p.stderr.startswith("error: ") and message in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_relax_keeps_the_site_labels_of_a_hecathode_cif(tmp_path):
+    # the SQS writer's CIF carries labels as <site_label>_<n>; relax reads them back (one
+    # reader for user files), so the relaxed extxyz still says which site is which
+    from workflows.sqs_run import write_structure_files
+
+    atoms = parent_cell("nvpf")
+    write_structure_files(atoms, tmp_path / "nvpf")
+    out = tmp_path / "run"
+    p = run("relax", str(tmp_path / "nvpf.cif"), "--calculator", "chgnet", "--fixed-cell",
+            "--steps", "1", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    relaxed = read(next(out.glob("*.extxyz")))
+    assert sorted(set(relaxed.arrays["site_label"])) == sorted(set(atoms.arrays["site_label"]))
+    assert {"Na1", "Na2"} <= set(relaxed.arrays["site_label"])

@@ -592,10 +592,10 @@ def relax(
     from calculators.relax import check_cutoff
     from calculators.relax import relax as run_relax
     from calculators.vasp_calc import check_vasp_available
-    from structures.io import read_structure
+    from structures.prototypes import load_structure
 
     name = check_calculator_name(calculator)
-    atoms = read_structure(structure)
+    atoms = load_structure(structure)  # CIF site labels (hecathode's <label>_<n>) kept
     if write_inputs:
         out_dir.mkdir(parents=True, exist_ok=True)
         for path in _write_relax_inputs(atoms, name, preset, out_dir, fmax=fmax, steps=steps,

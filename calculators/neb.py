@@ -183,8 +183,8 @@ def _reaction_coordinate(images: list[Atoms]) -> list[float]:
 def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGES, fmax: float = 0.05,
             steps: int = 500, optimizer: str = "FIRE", spring: float = 0.1, climb: bool = True,
             rattle: float = 0.05, seed: int = 0, endpoint_fmax: float | None = None,
-            use_symmetry: bool = True, directory: str | Path | None = None, preset: str | None = None,
-            callback: Callable[[dict], None] | None = None, **overrides) -> dict:
+            use_symmetry: bool = True, dynamic: bool = True, directory: str | Path | None = None,
+            preset: str | None = None, callback: Callable[[dict], None] | None = None, **overrides) -> dict:
     """Relax the endpoints of `hop`, then run a climbing-image NEB (see module docstring).
 
     calculator: a name (chgnet, sevenn, gpaw) built with `preset` and `overrides`, or an ASE
@@ -264,7 +264,7 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
     # DyNEB (Lindgren et al., JCTC 15, 5787 (2019)) does not recompute images already below
     # fmax; the ODE solver moves all images together and gets the plain NEB
     neb = DyNEB(images, k=spring, fmax=fmax, climb=climb, method="improvedtangent",
-                dynamic_relaxation=opt_name != "ODE", allow_shared_calculator=True)
+                dynamic_relaxation=dynamic and opt_name != "ODE", allow_shared_calculator=True)
     if resumed is not None:
         for img, old in zip(images, resumed, strict=True):
             img.positions = old.positions
@@ -290,7 +290,7 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
     else:
         opt = (FIRE if opt_name == "FIRE" else BFGS)(neb, logfile=None)
 
-    steps_done, converged = 0, False
+    done = {"steps": 0}
     traj = None
     if band_path is not None:
         if resumed is not None:  # keep only the last complete band, then append
@@ -298,19 +298,29 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
 
             atomic_write(band_path, lambda tmp: write(tmp, [_bare(x) for x in resumed], format="traj"))
         traj = Trajectory(str(band_path), "a" if resumed is not None else "w")
+
+    def after_step() -> None:
+        if traj is not None:
+            for img in images:
+                traj.write(_bare(img))
+        if callback is not None:
+            callback({"stage": "neb", "step": done["steps"], "fmax_eV_per_A": max_force(),
+                      "energy_eV": float(np.max(neb.energies))})
+        done["steps"] += 1
+
     try:
-        for is_converged in opt.irun(fmax=fmax, steps=steps):
-            converged = is_converged
-            if traj is not None:
-                for img in images:
-                    traj.write(_bare(img))
-            if callback is not None:
-                callback({"stage": "neb", "step": steps_done, "fmax_eV_per_A": max_force(),
-                          "energy_eV": float(np.max(neb.energies))})
-            steps_done += 1
+        if opt_name == "ODE":  # NEBOptimizer drives its own ODE solver: observe its steps
+            opt.attach(after_step)
+            converged = bool(opt.run(fmax=fmax, steps=steps)) and max_force() <= fmax
+        else:
+            converged = False
+            for is_converged in opt.irun(fmax=fmax, steps=steps):
+                converged = is_converged
+                after_step()
     finally:
         if traj is not None:
             traj.close()
+    steps_done = done["steps"]
 
     energies = np.array(neb.energies, dtype=float)
     energies[0], energies[-1] = ends["initial"]["energy_eV"], ends["final"]["energy_eV"]

@@ -127,11 +127,12 @@ def _summary(atoms: Atoms, name: str, preset: str | None, **extra) -> dict:
         doc["max_stress_GPa"] = float(np.abs(stress).max() / units.GPa)
     except Exception:  # calculators without stress
         doc["max_stress_GPa"] = None
-    try:
-        moments = atoms.get_magnetic_moments()
-        doc["magnetic_moments_muB"] = [float(m) for m in np.atleast_1d(moments)]
+    try:  # only what the last evaluation gave: asking a calculator without moments for them
+        #   would repeat the whole calculation (an EMT test caught one wasted call per relax)
+        moments = atoms.calc.get_property("magmoms", atoms, allow_calculation=False)
     except Exception:
-        doc["magnetic_moments_muB"] = None
+        moments = None
+    doc["magnetic_moments_muB"] = None if moments is None else [float(m) for m in np.atleast_1d(moments)]
     doc.update(extra)
     return doc
 

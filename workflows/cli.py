@@ -407,6 +407,8 @@ def neb(
     fmax: Annotated[float, typer.Option(help="NEB force criterion, eV/Å")] = 0.05,
     steps: Annotated[int, typer.Option(help="NEB optimizer steps")] = 500,
     optimizer: Annotated[str, typer.Option(help="FIRE, BFGS or ODE")] = "FIRE",
+    dynamic: Annotated[bool, typer.Option(
+        "--dynamic/--no-dynamic", help="DyNEB: skip images already below fmax (FIRE, BFGS)")] = True,
     spring: Annotated[float, typer.Option(help="spring constant, eV/Å²")] = 0.1,
     cutoff: Annotated[float, typer.Option(help="longest hop, Å")] = 5.0,
     pristine: Annotated[str | None, typer.Option(
@@ -437,7 +439,7 @@ def neb(
                     calculators=names, cutoff=cutoff, pristine=pristine, write_inputs=write_inputs,
                     progress=lambda line: err.print(line, highlight=False), callback=show,
                     n_images=images, fmax=fmax, steps=steps, optimizer=optimizer, spring=spring,
-                    preset=preset)
+                    dynamic=dynamic, preset=preset)
     except KeyboardInterrupt:
         err.print(f"interrupted: {out_dir} keeps the finished steps; run the same command to resume",
                   highlight=False)

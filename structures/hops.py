@@ -147,6 +147,16 @@ def _species_ids(atoms: Atoms) -> list[int]:
     return [index[k] + 1 for k in keys]
 
 
+def _operations(atoms: Atoms, symprec: float) -> tuple[np.ndarray, np.ndarray]:
+    """Space-group operations (rotations, translations; fractional) of the cell with sites
+    told apart by element and label (spglib); the identity alone when spglib finds none."""
+    import spglib
+
+    frac = atoms.get_scaled_positions(wrap=False)
+    sym = spglib.get_symmetry((atoms.cell[:], frac, _species_ids(atoms)), symprec=symprec) or {}
+    return (sym.get("rotations", np.eye(3, dtype=int)[None]), sym.get("translations", np.zeros((1, 3))))
+
+
 def distinct_hops(atoms: Atoms, species: str = "Na", cutoff: float = DEFAULT_CUTOFF,
                   symprec: float = 0.05) -> list[dict]:
     """Symmetry-distinct `species`-`species` vacancy hops up to `cutoff` Å.
@@ -155,13 +165,10 @@ def distinct_hops(atoms: Atoms, species: str = "Na", cutoff: float = DEFAULT_CUT
     cell in that class, both directions) and `multiplicity`. Symmetry from spglib on the
     cell with sites told apart by element and label.
     """
-    import spglib
 
     symbols = np.array(atoms.get_chemical_symbols())
     frac = atoms.get_scaled_positions(wrap=False)
-    sym = spglib.get_symmetry((atoms.cell[:], frac, _species_ids(atoms)), symprec=symprec) or {}
-    rotations = sym.get("rotations", np.eye(3, dtype=int)[None])
-    translations = sym.get("translations", np.zeros((1, 3)))
+    rotations, translations = _operations(atoms, symprec)
     labels = labels_of(atoms)
     i, j, D = neighbor_list("ijD", atoms, cutoff)
     sel = (symbols[i] == species) & (symbols[j] == species)
@@ -271,12 +278,9 @@ def reversing_operation(atoms: Atoms, hop: Hop,
     need one relaxation, not two. Sites are told apart by element and label, so Na2 -> Na1
     in NVPF or any hop in an SQS (dopants break the symmetry) has none.
     """
-    import spglib
-
     frac = atoms.get_scaled_positions(wrap=False)
-    sym = spglib.get_symmetry((atoms.cell[:], frac, _species_ids(atoms)), symprec=symprec) or {}
     p, q = frac[hop.start], frac[hop.end]
-    for R, t in zip(sym.get("rotations", []), sym.get("translations", []), strict=True):
+    for R, t in zip(*_operations(atoms, symprec), strict=True):
         d1, d2 = R @ p + t - q, R @ q + t - p
         if np.allclose(d1, np.round(d1), atol=1e-3) and np.allclose(d2, np.round(d2), atol=1e-3):
             return np.array(R, dtype=float), np.array(t, dtype=float)

@@ -1,5 +1,5 @@
 # Both targets set up whatever is missing first (apt + pip into .venv, idempotent).
-.PHONY: setup demo test lint
+.PHONY: setup demo test test-fast lint
 
 setup:
 	bash scripts/setup.sh
@@ -11,6 +11,11 @@ demo: setup
 test: setup
 	.venv/bin/ruff check .
 	.venv/bin/python -m pytest -q
+
+# the edit loop: everything but the `slow` tests (MLIPs, NEBs, SLURM, DFT, long annealing)
+test-fast: setup
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest -q -m "not slow"
 
 lint: setup
 	.venv/bin/ruff check .

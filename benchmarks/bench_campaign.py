@@ -38,8 +38,8 @@ def main() -> None:
             break
 
     sys.path.insert(0, str(ROOT))
-    from workflows.campaign import states, workflow_ids
-    from workflows.launchpad import open_store
+    from workflows.fireworks.campaign import states, workflow_ids
+    from workflows.fireworks.launchpad import open_store
 
     print(f"campaign {args.campaign}\nfolder {folder}\ncpus {os.cpu_count()}, "
           f"HECATHODE_TORCH_THREADS={os.environ.get('HECATHODE_TORCH_THREADS', 'default')}\n")

@@ -81,10 +81,10 @@ def main() -> None:
     rows = []
     count = Counter(get_calculator(args.calculator))
     t0 = time.perf_counter()
-    doc = run_neb(atoms, hop, count.calc, n_images=5, steps=args.max_steps)
-    rows.append(("hecathode defaults (sym. ends, IDPP, CI, DyNEB+FIRE)", doc["forward_barrier_eV"],
-                 doc["converged"], count.n, time.perf_counter() - t0))
-    assert count.n == doc["force_calls"], (count.n, doc["force_calls"])  # run_neb's own count is exact
+    result = run_neb(atoms, hop, count.calc, n_images=5, steps=args.max_steps)
+    rows.append(("hecathode defaults (sym. ends, IDPP, CI, DyNEB+FIRE)", result.forward_barrier_eV,
+                 result.converged, count.n, time.perf_counter() - t0))
+    assert count.n == result.force_calls, (count.n, result.force_calls)  # run_neb's own count is exact
     print("hecathode:", rows[-1], flush=True)
 
     if not args.skip_raw:
@@ -97,8 +97,8 @@ def main() -> None:
 
     # the same plain recipe from hecathode's relaxed endpoints (their relaxation calls counted):
     # isolates IDPP + climbing image + FIRE against linear + default method + BFGS
-    ends = (doc["images"][0], doc["images"][-1])
-    end_calls = sum(n + 1 for n in doc["endpoint_relax_steps"])
+    ends = (result.images[0], result.images[-1])
+    end_calls = sum(n + 1 for n in result.endpoint_relax_steps)
     count = Counter(get_calculator(args.calculator))
     t0 = time.perf_counter()
     plain = plain_ase(atoms, hop, count.calc, 5, args.max_steps, ends=ends)

@@ -48,18 +48,19 @@ def main() -> None:
         for prerelax in (None, "chgnet"):
             run = Path(tmp) / (prerelax or "plain")
             t0 = time.perf_counter()
-            doc = relax(start_cell(args.strain, args.rattle), "gpaw", preset="fast",
-                        kpoint_density=args.kpoint_density, fmax=args.fmax,
-                        relax_cell=not args.fixed_cell, directory=run, prerelax=prerelax,
-                        prerelax_fmax=args.fmax)
+            result = relax(start_cell(args.strain, args.rattle), "gpaw", preset="fast",
+                           kpoint_density=args.kpoint_density, fmax=args.fmax,
+                           relax_cell=not args.fixed_cell, directory=run, prerelax=prerelax,
+                           prerelax_fmax=args.fmax)
             total = time.perf_counter() - t0
-            pre = doc["prerelax"] or {}
+            pre = result.prerelax
+            pre_s = pre.wall_time_s if pre else 0.0
             rows.append({"mode": "CHGNet -> GPAW" if prerelax else "GPAW only",
-                         "pre_steps": pre.get("steps", 0), "pre_s": pre.get("wall_time_s", 0.0),
-                         "steps": doc["steps"], "gpaw_s": total - pre.get("wall_time_s", 0.0),
-                         "energy": doc["energy_per_atom_eV"], "volume": doc["volume_A3"],
-                         "converged": doc["converged"],
-                         "kpts": "x".join(map(str, doc["kpoints"] or []))})
+                         "pre_steps": pre.steps if pre else 0, "pre_s": pre_s,
+                         "steps": result.steps, "gpaw_s": total - pre_s,
+                         "energy": result.energy_per_atom_eV, "volume": result.volume_A3,
+                         "converged": result.converged,
+                         "kpts": "x".join(map(str, result.kpoints or []))})
 
     table = Table(title=f"NaF 8 atoms, strain {args.strain:+.0%}, rattle {args.rattle} Å, GPAW 500 eV, "
                         f"fmax {args.fmax} eV/Å, {'fixed cell' if args.fixed_cell else 'cell relaxed'}")

@@ -10,39 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import warnings
 
 from calculators.presets import CalculatorConfigError
+from structures.settings import torch_threads
 
 _MODELS: dict[tuple, object] = {}
 _THREADS_SET: list[int] = []
 
 
-def available_cores() -> int:
-    """Number of CPU cores this process may run on (affinity mask, not the machine total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _torch_setup(threads: int | None, device: str) -> str:
     """Set torch's CPU thread count (oversubscription is 4-10x slower); resolve `device`.
 
-    Threads: `threads` from the preset, else $HECATHODE_TORCH_THREADS (for a machine shared with
-    other jobs), else the cores this process may run on.
+    Threads: `structures.settings.torch_threads` (the preset's `threads`, else
+    $HECATHODE_TORCH_THREADS, else the cores this process may run on).
     """
     import torch
 
-    env = os.environ.get("HECATHODE_TORCH_THREADS", "").strip()
-    if threads is None and env:
-        if not env.isdigit():
-            raise CalculatorConfigError(f"HECATHODE_TORCH_THREADS must be a whole number, got {env!r}")
-        threads = int(env)
-    n = threads or available_cores()
-    if n < 1:
-        raise CalculatorConfigError(f"threads must be at least 1, got {n}")
+    n = torch_threads(threads)
     if _THREADS_SET != [n]:
         torch.set_num_threads(n)
         _THREADS_SET[:] = [n]

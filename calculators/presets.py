@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from structures.errors import HecathodeInputError
+from structures.settings import CALCULATOR_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "calculators"
 CALCULATORS = ("chgnet", "sevenn", "gpaw", "vasp")
 
 _NUM = (int, float)
@@ -92,7 +92,7 @@ def _merge(base: dict, extra: dict) -> dict:
 def load_presets(name: str, path: str | Path | None = None) -> dict[str, dict]:
     """All presets of calculator `name` from its YAML file, each validated (not yet merged)."""
     name = check_calculator_name(name)
-    path = Path(path) if path else CONFIG_DIR / f"{name}.yaml"
+    path = Path(path) if path else CALCULATOR_DIR / f"{name}.yaml"
     try:
         doc = yaml.safe_load(path.read_text())
     except OSError as exc:

@@ -2,9 +2,14 @@
 
 `relax(atoms, "chgnet", trajectory="run/relax.traj")` writes every step to the trajectory as it
 goes; run it again after a Ctrl-C or a killed job and it continues from the last frame written
-(with a fresh optimizer: the Hessian is not kept). When it ends it writes, atomically,
-`<stem>.json` (the summary returned) and `<stem>.extxyz` (the final structure with its site
-labels; ASE trajectories do not keep custom per-atom arrays) beside the trajectory.
+(with a fresh optimizer: the Hessian is not kept). A trajectory that cannot be read is an error
+(UnreadableTrajectoryError), never overwritten. When it ends it writes, atomically,
+`<stem>.json` (the summary returned, `Relaxation.to_json()`) and `<stem>.extxyz` (the final
+structure with its site labels; ASE trajectories do not keep custom per-atom arrays) beside
+the trajectory.
+
+Stages: check settings -> identify the calculator -> resume from the trajectory -> pre-relax
+-> optimize -> summarise and write.
 
 VASP relaxes with its own optimizer (IBRION 2, ISIF 3, or ISIF 2 with a fixed cell); a rerun
 starts from the CONTCAR left in the run directory.
@@ -14,10 +19,10 @@ Units: energies eV, forces eV/Å, stress GPa, volumes Å^3, lengths Å, angles d
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +32,11 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from calculators import get_calculator
 from calculators.gpaw_calc import MIN_ECUT_CELL_RELAX
 from calculators.presets import resolve_settings
+from calculators.results import Relaxation
+from calculators.trajectory import UnreadableTrajectoryError, is_master, read_frames, rewrite
+from structures.constants import SITE_LABEL
 from structures.errors import HecathodeInputError
-from structures.io import SITE_LABEL, ensure_site_labels, write_json, write_structure
+from structures.io import ensure_site_labels, write_json, write_structure
 
 OPTIMIZERS = ("BFGS", "FIRE")
 PRERELAX = ("chgnet", "sevenn")
@@ -60,46 +68,23 @@ def _cutoff_of(calc) -> float | None:
     return ecut if ecut is not None else getattr(calc, "parameters", {}).get("encut")
 
 
-def read_frames(path: str | Path) -> list[Atoms]:
-    """Frames of an ASE trajectory, stopping quietly at a frame cut short by a kill."""
-    from ase.io.trajectory import Trajectory
+@dataclass(frozen=True)
+class _Paths:
+    """Where a relaxation writes: trajectory, summary JSON, final extxyz (all None: nothing)."""
 
-    frames: list[Atoms] = []
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        return frames
-    try:
-        with Trajectory(str(path)) as traj:
-            for i in range(len(traj)):
-                frames.append(traj[i])
-    except Exception:  # a truncated last frame: keep what could be read
-        pass
-    return frames
+    traj: Path | None
+    json: Path | None
+    xyz: Path | None
+    run_dir: Path | None  # where GPAW logs and VASP runs
 
 
-def _rewrite(path: Path, frames: list[Atoms]) -> None:
-    """Write `frames` as the trajectory at `path`, atomically."""
-    from ase.io.trajectory import Trajectory
-
-    from structures.io import atomic_write
-
-    def write(tmp: str) -> None:
-        with Trajectory(tmp, "w") as traj:
-            for frame in frames:
-                traj.write(frame)
-
-    if _is_master():
-        atomic_write(path, write)
-    from ase.parallel import barrier
-
-    barrier()
-
-
-def _is_master() -> bool:
-    """True on MPI rank 0 (and in serial runs)."""
-    from ase.parallel import world
-
-    return world.rank == 0
+def _outputs(trajectory, directory) -> _Paths:
+    if trajectory is None and directory is None:
+        return _Paths(None, None, None, None)
+    traj = Path(trajectory) if trajectory is not None else Path(directory) / "relax.traj"
+    base = Path(directory) if directory is not None else traj.parent
+    return _Paths(traj, base / f"{traj.stem}.json", base / f"{traj.stem}.extxyz",
+                  Path(directory) if directory is not None else traj.parent)
 
 
 def _lattice(atoms: Atoms) -> dict:
@@ -113,45 +98,17 @@ def _max_force(atoms: Atoms) -> float:
     return float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0
 
 
-def _summary(atoms: Atoms, name: str, preset: str | None, **extra) -> dict:
-    energy = float(atoms.get_potential_energy())
-    doc = {
-        "calculator": name, "preset": preset,
-        "formula": atoms.get_chemical_formula(mode="metal"), "natoms": len(atoms),
-        "energy_eV": energy, "energy_per_atom_eV": energy / len(atoms),
-        "volume_A3": float(atoms.get_volume()), "lattice": _lattice(atoms),
-        "max_force_eV_per_A": _max_force(atoms),
-    }
+def _kpoints(calc) -> list[int] | None:
+    """The k-point grid a DFT calculator uses (None for the potentials)."""
+    kpts = getattr(calc, "parameters", {}).get("kpts")
+    if isinstance(kpts, dict):
+        kpts = kpts.get("size")
+    if kpts is None and hasattr(calc, "input_params"):
+        kpts = calc.input_params.get("kpts")
     try:
-        stress = atoms.get_stress(voigt=True)
-        doc["max_stress_GPa"] = float(np.abs(stress).max() / units.GPa)
-    except Exception:  # calculators without stress
-        doc["max_stress_GPa"] = None
-    try:  # only what the last evaluation gave: asking a calculator without moments for them
-        #   would repeat the whole calculation (an EMT test caught one wasted call per relax)
-        moments = atoms.calc.get_property("magmoms", atoms, allow_calculation=False)
-    except Exception:
-        moments = None
-    doc["magnetic_moments_muB"] = None if moments is None else [float(m) for m in np.atleast_1d(moments)]
-    doc.update(extra)
-    return doc
-
-
-def _final_atoms(work: Atoms) -> Atoms:
-    """A copy of `work` (site labels and all arrays kept) holding its results."""
-    final = work.copy()
-    results = {k: v for k, v in work.calc.results.items()
-               if k in ("energy", "free_energy", "forces", "stress", "magmom", "magmoms")}
-    final.calc = SinglePointCalculator(final, **results)
-    return final
-
-
-def _outputs(trajectory, directory) -> tuple[Path | None, Path | None, Path | None]:
-    if trajectory is None and directory is None:
-        return None, None, None
-    traj = Path(trajectory) if trajectory is not None else Path(directory) / "relax.traj"
-    base = Path(directory) if directory is not None else traj.parent
-    return traj, base / f"{traj.stem}.json", base / f"{traj.stem}.extxyz"
+        return [int(n) for n in kpts]
+    except (TypeError, ValueError):
+        return None
 
 
 def relax(
@@ -169,7 +126,7 @@ def relax(
     prerelax_fmax: float = 0.1,
     callback: Callable[[dict], None] | None = None,
     **overrides,
-) -> dict:
+) -> Relaxation:
     """Relax ions (and the cell unless `relax_cell=False`) until max force < `fmax` eV/Å.
 
     calculator: a name (chgnet, sevenn, gpaw, vasp; built with `preset` and `overrides` for these
@@ -177,17 +134,50 @@ def relax(
     steps: the optimizer step budget in total, counting steps done before a restart.
     trajectory: ASE .traj written step by step and resumed from; with `directory` alone it is
         `directory/relax.traj`. The summary JSON and final extxyz go beside it. Without both,
-        nothing is written.
+        nothing is written. An unreadable trajectory raises UnreadableTrajectoryError.
     prerelax: "chgnet" or "sevenn" to pre-relax with that potential first (its own
         `prerelax.traj` in the same folder; `prerelax_fmax` eV/Å), skipped when resuming.
     callback: called after every step with {"stage", "step", "energy_eV", "fmax_eV_per_A"}.
 
-    Returns the summary: energy_eV, energy_per_atom_eV, volume_A3, lattice (Å, degrees),
-    max_force_eV_per_A, max_stress_GPa, steps, converged, wall_time_s (this run), calculator,
-    preset, ... and "atoms": the relaxed structure (a copy, site labels kept). The input
-    `atoms` is not modified.
+    Returns a `calculators.results.Relaxation`: energy_eV, energy_per_atom_eV, volume_A3, lattice
+    (Å, degrees), max_force_eV_per_A, max_stress_GPa, steps, converged, wall_time_s (this run),
+    calculator, preset, ... and `atoms`, the relaxed structure (a copy, site labels kept). The
+    input `atoms` is not modified.
     """
     t0 = time.perf_counter()
+    opt_name = _check_settings(fmax, steps, optimizer, prerelax)
+    work = atoms.copy()
+    ensure_site_labels(work)
+    paths = _outputs(trajectory, directory)
+    name, preset = _identify(calculator, preset, relax_cell, overrides)
+
+    frames = _resume(work, paths.traj)
+    done_before = max(len(frames) - 1, 0)
+    pre = _prerelax(work, prerelax, name, paths.traj, resumed=bool(frames), fmax=prerelax_fmax,
+                    steps=steps, relax_cell=relax_cell, optimizer=opt_name, callback=callback)
+
+    if isinstance(calculator, str):
+        work.calc = get_calculator(name, preset if preset != "default" else None, atoms=work,
+                                   directory=paths.run_dir, **overrides)
+    else:
+        work.calc = calculator
+    if name == "vasp":
+        return _relax_vasp(work, relax_cell, paths, preset, t0, pre)
+
+    converged, done_now = _optimize(work, opt_name, fmax, steps - done_before, relax_cell,
+                                    paths.traj, resumed=bool(frames), first_step=done_before,
+                                    callback=callback)
+    result = _summary(work, name, preset, fmax_eV_per_A=fmax, relax_cell=relax_cell,
+                      optimizer=opt_name, steps=done_before + done_now, steps_this_run=done_now,
+                      resumed_from_step=done_before if frames else None, converged=converged,
+                      wall_time_s=time.perf_counter() - t0,
+                      trajectory=str(paths.traj) if paths.traj else None,
+                      structure=str(paths.xyz) if paths.xyz else None, prerelax=pre)
+    return _finish(result, work, paths)
+
+
+def _check_settings(fmax, steps, optimizer, prerelax) -> str:
+    """Refuse bad settings before any work; returns the optimizer name in capitals."""
     if not (isinstance(fmax, int | float) and fmax > 0):
         raise RelaxInputError(f"fmax must be a positive number of eV/Å, got {fmax!r}")
     if not (isinstance(steps, int) and steps >= 0):
@@ -197,13 +187,12 @@ def relax(
         raise RelaxInputError(f"unknown optimizer {optimizer!r} (allowed: {', '.join(OPTIMIZERS)})")
     if prerelax is not None and prerelax not in PRERELAX:
         raise RelaxInputError(f"unknown prerelax {prerelax!r} (allowed: {', '.join(PRERELAX)})")
+    return opt_name
 
-    work = atoms.copy()
-    ensure_site_labels(work)
-    traj_path, json_path, xyz_path = _outputs(trajectory, directory)
-    run_dir = Path(directory) if directory is not None else (traj_path.parent if traj_path else None)
 
-    # name and preset of the calculator; refuse a low cutoff before any work is done
+def _identify(calculator, preset: str | None, relax_cell: bool, overrides: dict) -> tuple[str, str | None]:
+    """(name, preset label) of the calculator; refuses a low cutoff, or VASP missing, before any
+    work (a pre-relaxation included) is spent."""
     if isinstance(calculator, str):
         from calculators.presets import check_calculator_name
 
@@ -218,8 +207,12 @@ def relax(
     if name == "vasp":
         from calculators.vasp_calc import check_vasp_available
 
-        check_vasp_available()  # before any pre-relaxation is spent
+        check_vasp_available()
+    return name, preset
 
+
+def _resume(work: Atoms, traj_path: Path | None) -> list[Atoms]:
+    """The frames already in the trajectory; `work` moved to the last one (cell and positions)."""
     frames = read_frames(traj_path) if traj_path else []
     if frames:
         last = frames[-1]
@@ -229,70 +222,29 @@ def relax(
                 f" vs {work.get_chemical_formula()}); remove it or write to another folder")
         work.set_cell(last.cell, scale_atoms=False)
         work.positions = last.positions
-        _rewrite(traj_path, frames)  # drops a frame cut short by a kill before appending
-    done_before = max(len(frames) - 1, 0)
-
-    pre_doc = None
-    pre_json = traj_path.parent / "prerelax.json" if traj_path else None
-    if prerelax and frames and pre_json is not None and pre_json.is_file():
-        pre_doc = json.loads(pre_json.read_text())  # done before the interruption
-    if prerelax and not frames and name != prerelax:
-        pre_traj = traj_path.parent / "prerelax.traj" if traj_path else None
-        pre_doc = relax(work, prerelax, fmax=prerelax_fmax, steps=steps, relax_cell=relax_cell,
-                        trajectory=pre_traj, optimizer=opt_name, directory=None,
-                        callback=(lambda info: callback({**info, "stage": "prerelax"}))
-                        if callback else None)
-        pre_atoms = pre_doc.pop("atoms")
-        work.set_cell(pre_atoms.cell, scale_atoms=False)
-        work.positions = pre_atoms.positions
-
-    if isinstance(calculator, str):
-        calc = get_calculator(name, preset if preset != "default" else None, atoms=work,
-                              directory=run_dir, **overrides)
-    else:
-        calc = calculator
-    work.calc = calc
-
-    if name == "vasp":
-        return _relax_vasp(work, calc, relax_cell, run_dir, json_path, xyz_path, preset, t0, pre_doc)
-
-    converged, done_now = _optimize(work, opt_name, fmax, steps - done_before, relax_cell,
-                                    traj_path, resumed=bool(frames), first_step=done_before,
-                                    callback=callback)
-    doc = _summary(work, name, preset, fmax_eV_per_A=fmax, relax_cell=relax_cell,
-                   optimizer=opt_name, steps=done_before + done_now, steps_this_run=done_now,
-                   resumed_from_step=done_before if frames else None, converged=converged,
-                   wall_time_s=time.perf_counter() - t0,
-                   trajectory=str(traj_path) if traj_path else None,
-                   structure=str(xyz_path) if xyz_path else None, prerelax=pre_doc)
-    return _finish(doc, work, json_path, xyz_path)
+        rewrite(traj_path, frames)  # drops a frame cut short by a kill before appending
+    return frames
 
 
-def _kpoints(calc) -> list[int] | None:
-    """The k-point grid a DFT calculator uses (None for the potentials)."""
-    kpts = getattr(calc, "parameters", {}).get("kpts")
-    if isinstance(kpts, dict):
-        kpts = kpts.get("size")
-    if kpts is None and hasattr(calc, "input_params"):
-        kpts = calc.input_params.get("kpts")
-    try:
-        return [int(n) for n in kpts]
-    except (TypeError, ValueError):
+def _prerelax(work: Atoms, prerelax: str | None, name: str, traj_path: Path | None, *,
+              resumed: bool, fmax: float, steps: int, relax_cell: bool, optimizer: str,
+              callback: Callable[[dict], None] | None) -> Relaxation | None:
+    """The MLIP pre-relaxation (`work` moved to its result), or the one done before an
+    interruption when resuming; None without one."""
+    if not prerelax:
         return None
-
-
-def _finish(doc: dict, work: Atoms, json_path, xyz_path) -> dict:
-    info = getattr(work.calc, "hecathode", None)
-    doc["settings"] = info["settings"] if info else None
-    doc["kpoints"] = _kpoints(work.calc)
-    final = _final_atoms(work)
-    if _is_master():  # under MPI (gpaw python) every rank has the result; one writes it
-        if xyz_path is not None:
-            write_structure(xyz_path, final)
-        if json_path is not None:
-            write_json(json_path, doc)
-    doc["atoms"] = final
-    return doc
+    pre_json = traj_path.parent / "prerelax.json" if traj_path else None
+    if resumed:
+        return Relaxation.from_json(pre_json) if pre_json is not None and pre_json.is_file() else None
+    if name == prerelax:
+        return None
+    pre = relax(work, prerelax, fmax=fmax, steps=steps, relax_cell=relax_cell,
+                trajectory=traj_path.parent / "prerelax.traj" if traj_path else None,
+                optimizer=optimizer, directory=None,
+                callback=(lambda info: callback({**info, "stage": "prerelax"})) if callback else None)
+    work.set_cell(pre.atoms.cell, scale_atoms=False)
+    work.positions = pre.atoms.positions
+    return pre
 
 
 def _optimize(work: Atoms, opt_name: str, fmax: float, steps: int, relax_cell: bool,
@@ -329,10 +281,54 @@ def _optimize(work: Atoms, opt_name: str, fmax: float, steps: int, relax_cell: b
     return bool(converged), max(n, 0)
 
 
-def _relax_vasp(work, calc, relax_cell, run_dir, json_path, xyz_path, preset, t0, pre_doc) -> dict:
-    """VASP's own relaxation (IBRION/ISIF from the preset), restarted from CONTCAR if present."""
-    from ase.io import read
+def _summary(atoms: Atoms, name: str, preset: str | None, **run) -> Relaxation:
+    """The Relaxation of `atoms` (with its calculator's last results) and the run's facts."""
+    energy = float(atoms.get_potential_energy())
+    volume, lattice, max_force = float(atoms.get_volume()), _lattice(atoms), _max_force(atoms)
+    try:
+        max_stress = float(np.abs(atoms.get_stress(voigt=True)).max() / units.GPa)
+    except NotImplementedError:  # calculators without stress (ASE's PropertyNotImplementedError)
+        max_stress = None
+    try:  # only what the last evaluation gave: asking a calculator without moments for them
+        #   would repeat the whole calculation (an EMT test caught one wasted call per relax)
+        moments = atoms.calc.get_property("magmoms", atoms, allow_calculation=False)
+    except NotImplementedError:  # a calculator that has no moments at all
+        moments = None
+    info = getattr(atoms.calc, "hecathode", None)
+    return Relaxation(
+        calculator=name, preset=preset, formula=atoms.get_chemical_formula(mode="metal"),
+        natoms=len(atoms), energy_eV=energy, energy_per_atom_eV=energy / len(atoms),
+        volume_A3=volume, lattice=lattice, max_force_eV_per_A=max_force, max_stress_GPa=max_stress,
+        magnetic_moments_muB=None if moments is None else [float(m) for m in np.atleast_1d(moments)],
+        settings=info["settings"] if info else None, kpoints=_kpoints(atoms.calc), **run)
 
+
+def _final_atoms(work: Atoms) -> Atoms:
+    """A copy of `work` (site labels and all arrays kept) holding its results."""
+    final = work.copy()
+    results = {k: v for k, v in work.calc.results.items()
+               if k in ("energy", "free_energy", "forces", "stress", "magmom", "magmoms")}
+    final.calc = SinglePointCalculator(final, **results)
+    return final
+
+
+def _finish(result: Relaxation, work: Atoms, paths: _Paths) -> Relaxation:
+    """Attach the final structure; write it and the summary (rank 0 under MPI)."""
+    result.atoms = _final_atoms(work)
+    if is_master():  # under MPI (gpaw python) every rank has the result; one writes it
+        if paths.xyz is not None:
+            write_structure(paths.xyz, result.atoms)
+        if paths.json is not None:
+            write_json(paths.json, result.to_json())
+    return result
+
+
+def _relax_vasp(work: Atoms, relax_cell: bool, paths: _Paths, preset: str | None, t0: float,
+                pre: Relaxation | None) -> Relaxation:
+    """VASP's own relaxation (IBRION/ISIF from the preset), restarted from CONTCAR if present."""
+    from ase.io import ParseError, read
+
+    calc = work.calc
     calc.set(isif=calc.int_params["isif"] if relax_cell else 2)
     contcar = Path(calc.directory) / "CONTCAR"
     resumed = contcar.is_file() and contcar.stat().st_size > 0
@@ -346,16 +342,17 @@ def _relax_vasp(work, calc, relax_cell, run_dir, json_path, xyz_path, preset, t0
     work.get_potential_energy()  # runs VASP; ASE reads CONTCAR back into `work`
     try:
         n_ionic = len(read(Path(calc.directory) / "OUTCAR", index=":"))
-    except Exception:
+    except (OSError, ParseError, ValueError, IndexError):  # no OUTCAR, or one VASP cut short
         n_ionic = None
     nsw = calc.int_params["nsw"] or 0
-    doc = _summary(work, "vasp", preset, relax_cell=relax_cell, optimizer="VASP IBRION 2",
-                   steps=n_ionic, steps_this_run=n_ionic, resumed_from_step=None,
-                   converged=bool(n_ionic is not None and n_ionic < nsw),
-                   wall_time_s=time.perf_counter() - t0, trajectory=None,
-                   structure=str(xyz_path) if xyz_path else None, prerelax=pre_doc)
-    doc["fmax_eV_per_A"] = abs(calc.exp_params.get("ediffg") or 0.0)
-    return _finish(doc, work, json_path, xyz_path)
+    result = _summary(work, "vasp", preset, fmax_eV_per_A=abs(calc.exp_params.get("ediffg") or 0.0),
+                      relax_cell=relax_cell, optimizer="VASP IBRION 2", steps=n_ionic,
+                      steps_this_run=n_ionic, resumed_from_step=None,
+                      converged=bool(n_ionic is not None and n_ionic < nsw),
+                      wall_time_s=time.perf_counter() - t0, trajectory=None,
+                      structure=str(paths.xyz) if paths.xyz else None, prerelax=pre)
+    return _finish(result, work, paths)
 
 
-__all__ = ["relax", "read_frames", "RelaxInputError", "CutoffTooLowError", "SITE_LABEL"]
+__all__ = ["relax", "read_frames", "Relaxation", "RelaxInputError", "CutoffTooLowError",
+           "UnreadableTrajectoryError", "SITE_LABEL"]

@@ -3,6 +3,7 @@
 `write_vasp_inputs` writes INCAR, KPOINTS, POSCAR, ase-sort.dat and POTCAR.spec (the POTCAR
 folder names in POSCAR species order) without VASP or VASP_PP_PATH; the POTCAR itself is
 written only when VASP_PP_PATH holds the POTCARs (they are licensed and never shipped).
+`write_vasp_neb` writes a VASP (VTST) NEB folder, 00 … 0N, between two relaxed endpoints.
 Running VASP needs ASE_VASP_COMMAND, VASP_COMMAND or VASP_SCRIPT and VASP_PP_PATH.
 """
 
@@ -116,3 +117,38 @@ def check_vasp_available() -> None:
         raise VaspUnavailableError(
             "VASP POTCARs are not available: set VASP_PP_PATH to the folder holding potpaw_PBE; "
             "use --write-inputs to only write the input files")
+
+
+def write_vasp_neb(initial: Atoms, final: Atoms, n_images: int, directory: str | Path,
+                   preset: str | None = None, spring: float = -5.0) -> list[Path]:
+    """A ready VASP NEB folder: 00 … 0N POSCARs (IDPP images between the given endpoints, in
+    VASP's species order), INCAR with IMAGES/SPRING/climbing tags, KPOINTS, POTCAR.spec.
+
+    LCLIMB and IOPT need the VTST extensions of VASP; without them set IBRION = 1 and remove
+    IOPT (plain NEB, no climbing image).
+    """
+    from ase.io.vasp import write_vasp
+    from ase.mep import NEB
+
+    from calculators import get_calculator
+
+    directory = Path(directory)
+    images = [initial.copy() for _ in range(n_images + 1)] + [final.copy()]
+    NEB(images).interpolate(method="idpp", mic=True)
+    calc = get_calculator("vasp", preset, atoms=images[0], directory=directory)
+    written = write_vasp_inputs(calc, images[0], directory)
+    (directory / "POSCAR").unlink()
+    written = [p for p in written if p.name != "POSCAR"]
+    order = calc.sort
+    for k, img in enumerate(images):
+        sub = directory / f"{k:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        write_vasp(sub / "POSCAR", img[order], symbol_count=calc.symbol_count)
+        written.append(sub / "POSCAR")
+    incar = directory / "INCAR"
+    lines = [ln for ln in incar.read_text().splitlines()
+             if ln.split("=")[0].strip().upper() not in {"IBRION", "ISIF", "NSW", "POTIM", "EDIFFG"}]
+    lines += [f"IMAGES = {n_images}", f"SPRING = {spring:g}", "LCLIMB = .TRUE.", "ICHAIN = 0",
+              "IBRION = 3", "POTIM = 0", "IOPT = 3", "ISIF = 2", "NSW = 300", "EDIFFG = -0.05"]
+    incar.write_text("\n".join(lines) + "\n")
+    return written

@@ -25,7 +25,7 @@ command -v g++ >/dev/null || need_apt+=(g++)
 for pkg in libxc-dev libopenblas-dev libfftw3-dev libopenmpi-dev openmpi-bin libscalapack-openmpi-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
-# one-node SLURM cluster for the queue tests and local campaigns (python -m workflows.slurm_local)
+# one-node SLURM cluster for the queue tests and local campaigns (python scripts/slurm_local.py)
 for pkg in slurmctld slurmd slurm-client munge; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

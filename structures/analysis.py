@@ -9,18 +9,25 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
+from structures.constants import ALKALI, SITE_LABEL, TRANSITION_METALS
 from structures.errors import HecathodeInputError
-from structures.io import SITE_LABEL
 
-# d-block metals (the redox-active and dopant transition metals of cathodes)
-TRANSITION_METALS = frozenset(
-    "Sc Ti V Cr Mn Fe Co Ni Cu Zn Y Zr Nb Mo Tc Ru Rh Pd Ag Cd Hf Ta W Re Os Ir Pt Au Hg".split())
-ALKALI = frozenset(("Li", "Na", "K", "Rb", "Cs"))
 ANIONS = ("O", "F")
 
 
 class GeometryError(HecathodeInputError):
     """Structures that cannot be compared, or a site without the expected neighbours."""
+
+
+def volume_per_host_atom(atoms: Atoms, exclude: frozenset[str] = ALKALI) -> float:
+    """Cell volume per host atom (every atom not in `exclude`, alkali ions by default), Å^3.
+
+    The measure that compares a sodiated and a desodiated cell of one framework, or a pristine
+    cell and an SQS of different size."""
+    n = sum(s not in exclude for s in atoms.get_chemical_symbols())
+    if n == 0:
+        raise GeometryError(f"{atoms.get_chemical_formula()} has no atoms outside {sorted(exclude)}")
+    return float(atoms.get_volume() / n)
 
 
 def volume_change_percent(before: Atoms, after: Atoms, exclude: frozenset[str] = ALKALI) -> float:
@@ -31,14 +38,8 @@ def volume_change_percent(before: Atoms, after: Atoms, exclude: frozenset[str] =
     review's "zero-strain" claims); for cells with the same host atoms this is the plain cell
     volume change.
     """
-    counts = []
-    for atoms, name in ((before, "before"), (after, "after")):
-        n = sum(s not in exclude for s in atoms.get_chemical_symbols())
-        if n == 0:
-            raise GeometryError(f"structure '{name}' has no atoms outside {sorted(exclude)}")
-        counts.append(n)
-    v0 = before.get_volume() / counts[0]
-    v1 = after.get_volume() / counts[1]
+    v0 = volume_per_host_atom(before, exclude)
+    v1 = volume_per_host_atom(after, exclude)
     return 100.0 * (v1 - v0) / v0
 
 

@@ -15,13 +15,13 @@ from ase import Atoms
 from ase.geometry import minkowski_reduce
 from ase.neighborlist import neighbor_list
 
+from structures.constants import NON_METALS
+from structures.constants import SITE_LABEL as LABEL
 from structures.errors import HecathodeInputError
 
-LABEL = "site_label"
 DEFAULT_CUTOFF = 5.0  # Å, longest hop considered
 IMAGE_MARGIN = 0.5  # Å: the vacancy's nearest periodic image must be >= 2 d + margin away
 ENVIRONMENT_RADIUS = 4.0  # Å around the hop midpoint
-NON_METALS = {"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br", "I"}
 
 
 class HopError(HecathodeInputError):

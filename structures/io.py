@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from structures.constants import SITE_LABEL
 from structures.errors import HecathodeInputError
-
-SITE_LABEL = "site_label"
 
 
 class StructureFileError(HecathodeInputError):

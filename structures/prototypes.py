@@ -160,8 +160,11 @@ def _read_cif(path: Path) -> Atoms:
     except Exception as exc:
         raise PrototypeError(f"cannot read CIF {str(path)!r}: {exc}") from None
     if not struct.is_ordered:
-        raise PrototypeError(f"{path.name} has partially occupied sites; order it first (e.g. "
-                             "pymatgen OrderDisorderedStructureTransformation) or use a built-in prototype")
+        partial = sorted({s.label or s.species_string for s in struct if not s.is_ordered})
+        raise PrototypeError(f"{path.name} has partially occupied sites ({', '.join(partial[:4])}"
+                             f"{', ...' if len(partial) > 4 else ''}): a disordered structure, read by "
+                             "structures.disorder.read_disordered; build its SQS or Na ordering "
+                             "(structures.orderings) or order it first")
     labels = [_CIF_SERIAL.sub("", s.label) if s.label else s.specie.symbol for s in struct]
     atoms = AseAtomsAdaptor.get_atoms(struct)
     for key in list(atoms.arrays):
@@ -171,30 +174,46 @@ def _read_cif(path: Path) -> Atoms:
     return atoms
 
 
-def from_materials_project(mp_id: str, api_key: str | None = None) -> Atoms:
-    """Fetch a structure by Materials Project id (needs MP_API_KEY and network).
+MP_ENDPOINT_ENV = "MP_API_ENDPOINT"  # another server with the Materials Project API (mirror, replay)
 
-    Fails at once with one line when there is no key or no connection.
+
+def from_materials_project(mp_id: str, api_key: str | None = None, endpoint: str | None = None) -> Atoms:
+    """Fetch a structure by Materials Project id with the mp-api client (needs an API key).
+
+    `endpoint`: base URL of the API (default $MP_API_ENDPOINT, else mp-api's own,
+    https://api.materialsproject.org); any server implementing the same routes works,
+    e.g. the local replay server of the tests. Fails at once with one line when there is
+    no key, no connection, an error status or no such material.
     """
     key = api_key or os.environ.get("MP_API_KEY")
     if not key:
         raise PrototypeError(f"Materials Project id {mp_id!r} needs an API key: set MP_API_KEY "
                              "(https://materialsproject.org/api) or pass a structure file")
-    if not re.fullmatch(r"mp-\d+", mp_id.strip()):
+    mp_id = mp_id.strip()
+    if not re.fullmatch(r"mp-\d+", mp_id):
         raise PrototypeError(f"{mp_id!r} is not a Materials Project id like mp-694937")
-    try:
-        from mp_api.client import MPRester
-        from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.io.ase import AseAtomsAdaptor
 
-        with MPRester(key, mute_progress_bars=True) as mpr:
-            struct = mpr.get_structure_by_material_id(mp_id.strip())
-    except Exception as exc:  # network, authentication, unknown id
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PrototypeError(f"Materials Project query for {mp_id} failed: {msg[:200]}") from None
-    atoms = AseAtomsAdaptor.get_atoms(struct)
+    atoms = AseAtomsAdaptor.get_atoms(_mp_structure(mp_id, key, endpoint or os.environ.get(MP_ENDPOINT_ENV)))
     atoms.arrays[LABEL] = np.array(atoms.get_chemical_symbols()).astype(str)
     atoms.info["provenance"] = {"source": f"Materials Project {mp_id}", "model": False}
     return atoms
+
+
+def _mp_structure(mp_id: str, key: str, endpoint: str | None):
+    """The final structure of `mp_id` (pymatgen Structure) from the API at `endpoint`."""
+    where = f" at {endpoint}" if endpoint else ""
+    try:
+        from mp_api.client import MPRester
+
+        with MPRester(key, endpoint=endpoint or None, mute_progress_bars=True) as mpr:
+            struct = mpr.get_structure_by_material_id(mp_id)
+    except Exception as exc:  # network, authentication, error status
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise PrototypeError(f"Materials Project query for {mp_id}{where} failed: {msg[:300]}") from None
+    if struct is None:
+        raise PrototypeError(f"Materials Project{where} has no material {mp_id}")
+    return struct
 
 
 def label_counts(atoms: Atoms) -> dict[str, int]:

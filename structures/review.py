@@ -16,9 +16,9 @@ import yaml
 from structures.composition import VACANCY, SiteComposition, assign_sublattices
 from structures.entropy import EntropyResult, configurational_entropy
 from structures.rules import check_composition
-from structures.sublattices import CONFIG_DIR
+from structures.settings import DATASET_DIR
 
-DATASET = CONFIG_DIR / "datasets" / "review_cathodes.yaml"
+DATASET = DATASET_DIR / "review_cathodes.yaml"
 CAPACITY_SLACK = 0.05  # reported capacities carry a few % (active mass, carbon, capacitive)
 FAMILY = {1: "layered oxide", 2: "Prussian blue analogue", 3: "polyanion"}
 

@@ -28,7 +28,7 @@ from pymatgen.core import Composition, Element, Species
 
 from structures.composition import VACANCY, Occupancy, SiteComposition
 from structures.errors import HecathodeInputError
-from structures.sublattices import CONFIG_DIR
+from structures.settings import RULES_DIR
 
 FARADAY = 96485.33212  # C mol⁻¹
 MAH_PER_C = 1 / 3.6  # 1 mA h = 3.6 C
@@ -36,7 +36,7 @@ SIZE_MISMATCH_LIMIT = 0.066  # δ of metallic HEA solid solutions (Yang & Zhang 
 ION_SIZE_LIMIT = 0.15  # |r_i/r̄ - 1| beyond which an ion hardly shares a site
 REDOX_MARGIN = 0.1  # V: couples closer than this are within the accuracy of the table
 CHARGE_TOLERANCE = 0.05  # e per f.u.: printed formulas are rounded to ~0.01 per element
-REDOX_FILE = CONFIG_DIR / "rules" / "redox.yaml"
+REDOX_FILE = RULES_DIR / "redox.yaml"
 VARIABLE_ROLES = ("mixing", "complex")
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 import yaml
 
 from structures.errors import PrototypeError
+from structures.settings import PROTOTYPE_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-PROTOTYPE_DIR = CONFIG_DIR / "prototypes"
 ROLES = ("alkali", "mixing", "complex", "centre", "anion", "ligand")
 
 

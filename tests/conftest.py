@@ -9,6 +9,19 @@ HECATHODE = Path(sys.executable).parent / "hecathode"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def load_script(name: str):
+    """A module from scripts/ (not part of the installed package), imported by file path."""
+    import importlib.util
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def o3_sqs():
     """A 48-atom O3 NaNi1/3Co1/3Mn1/3O2 SQS (12 TM sites: 4 Ni, 4 Co, 4 Mn) from structures.sqs."""
@@ -29,13 +42,12 @@ def o3_sqs():
 
 @pytest.fixture(scope="session")
 def slurm_cluster():
-    """A one-node SLURM cluster on this machine (workflows.slurm_local), for the queue tests.
+    """A one-node SLURM cluster on this machine (scripts/slurm_local.py), for the queue tests.
 
     Fails (never skips) when it cannot run: CI is root with scripts/setup.sh's packages. Set
     HECATHODE_SKIP_SLURM=1 to skip instead. Stops only the daemons it started.
     """
-    from workflows import slurm_local
-
+    slurm_local = load_script("slurm_local")
     if os.environ.get("HECATHODE_SKIP_SLURM") == "1":
         pytest.skip("HECATHODE_SKIP_SLURM=1")
     why = slurm_local.missing_requirements()

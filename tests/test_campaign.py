@@ -87,7 +87,7 @@ def test_missing_campaign_file_and_bad_queue(tmp_path):
 # --- the embedded store ----------------------------------------------------------------------
 
 def test_second_process_gets_busy_error_and_snapshot_reads_work(tmp_path):
-    from workflows.launchpad import StoreBusyError, open_store, save
+    from workflows.fireworks.launchpad import StoreBusyError, open_store, save
 
     folder = tmp_path / "c"
     with open_store(folder) as lp:
@@ -222,7 +222,7 @@ def test_killed_runner_resumes_without_redoing_finished_fireworks(tmp_path):
 
 def test_python_import_order_does_not_matter():
     """FireWorks imported before the store is opened still gets the embedded store."""
-    code = ("import fireworks, tempfile\nfrom workflows.launchpad import open_store\n"
+    code = ("import fireworks, tempfile\nfrom workflows.fireworks.launchpad import open_store\n"
             "with open_store(tempfile.mkdtemp()) as lp: print(type(lp.connection).__module__)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
     assert res.returncode == 0, res.stderr
@@ -236,7 +236,7 @@ def test_slurm_campaign_completes_and_a_cancelled_job_is_rerun(slurm_cluster, tm
     """Every firework goes through sbatch; the jobs never open the store (offline mode) and the
     runner recovers their results. The NEB job is scancelled while it runs: the runner must see
     it leave the queue unfinished, mark it lost and rerun it to completion."""
-    from workflows.queues import cancel_job
+    from workflows.fireworks.queues import cancel_job
 
     path = _write(tmp_path)
     folder = tmp_path / "run"
@@ -251,7 +251,7 @@ def test_slurm_campaign_completes_and_a_cancelled_job_is_rerun(slurm_cluster, tm
             continue
         neb = _fireworks(folder).get("NaNiO2 neb cell")
         if neb and neb["state"] == "RUNNING":
-            from workflows.campaign import reservation_id
+            from workflows.fireworks.campaign import reservation_id
 
             launches = {d[1]["launch_id"]: d[1] for d in _store(folder)["launches"]["documents"]}
             job = reservation_id(launches[max(neb["launches"])])

@@ -1,4 +1,4 @@
-"""The campaign report (workflows.campaign_report) from hand-built analysis documents.
+"""The campaign report (workflows.report.campaign_report) from hand-built analysis documents.
 
 All numbers below are illustrative inputs to the formatter, not results: they check layout,
 units, rounding and robustness. The report built from a real campaign is checked in
@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from structures.errors import HecathodeInputError
-from workflows.campaign_report import write_report
+from workflows.report.campaign_report import write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("entropy.png", "sqs_quality.png", "volumes.png", "neb_profiles.png", "barriers.png")

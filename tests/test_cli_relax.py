@@ -91,7 +91,7 @@ def test_bad_relax_input_is_one_line_and_exit_2(args, message, o3_file, tmp_path
 def test_relax_keeps_the_site_labels_of_a_hecathode_cif(tmp_path):
     # the SQS writer's CIF carries labels as <site_label>_<n>; relax reads them back (one
     # reader for user files), so the relaxed extxyz still says which site is which
-    from workflows.sqs_run import write_structure_files
+    from workflows.studies.sqs_set import write_structure_files
 
     atoms = parent_cell("nvpf")
     write_structure_files(atoms, tmp_path / "nvpf")

@@ -26,13 +26,13 @@ def test_naf_cell_relaxation_reaches_the_pbe_lattice_constant(tmp_path):
     # Measured with this set-up (preset 'fast': 500 eV, 2.0 k-points/Å^-1 -> 5x5x5, Pulay-stress
     # correction dedecut='estimate'): 4.676 Å after 5 BFGS steps; at 700 eV 4.72 Å.
     atoms = bulk("NaF", "rocksalt", a=4.63)
-    doc = relax(atoms, "gpaw", preset="fast", fmax=0.01, directory=tmp_path)
-    a_conv = (4 * doc["volume_A3"]) ** (1 / 3)  # primitive fcc cell holds 1/4 of the cubic cell
-    assert doc["converged"]
+    result = relax(atoms, "gpaw", preset="fast", fmax=0.01, directory=tmp_path)
+    a_conv = (4 * result.volume_A3) ** (1 / 3)  # primitive fcc cell holds 1/4 of the cubic cell
+    assert result.converged
     assert a_conv == pytest.approx(4.70, rel=0.01)
-    assert doc["max_stress_GPa"] < 0.5
+    assert result.max_stress_GPa < 0.5
     assert (tmp_path / "gpaw.txt").is_file()  # the text log is in the run directory
-    assert doc["atoms"].cell.cellpar()[3:] == pytest.approx([60, 60, 60], abs=0.1)  # still fcc
+    assert result.atoms.cell.cellpar()[3:] == pytest.approx([60, 60, 60], abs=0.1)  # still fcc
 
 
 def test_mno_afm_gga_plus_u_moments(tmp_path):

@@ -169,11 +169,11 @@ def test_gpaw_neb_li_vacancy_hop(tmp_path):
 
     atoms = bulk("Li", "bcc", a=3.44, cubic=True).repeat(2)
     hop = find_hops(atoms, "Li", "Li")[0]
-    doc = run_neb(atoms, hop, "gpaw", n_images=1, directory=tmp_path, ecut=250, kpoint_density=2.0)
-    assert doc["converged"] and doc["max_force_eV_per_A"] <= 0.05
-    assert doc["saddle"] == "interior"
-    assert abs(doc["reaction_energy_eV"]) < 0.02  # equivalent sites
-    assert 0.02 < doc["forward_barrier_eV"] < 0.2
+    result = run_neb(atoms, hop, "gpaw", n_images=1, directory=tmp_path, ecut=250, kpoint_density=2.0)
+    assert result.converged and result.max_force_eV_per_A <= 0.05
+    assert result.saddle == "interior"
+    assert abs(result.reaction_energy_eV) < 0.02  # equivalent sites
+    assert 0.02 < result.forward_barrier_eV < 0.2
     assert (tmp_path / "gpaw.txt").exists()
 
 
@@ -205,9 +205,43 @@ def test_every_neb_optimizer_converges_to_one_barrier(cu_vacancy_hop, optimizer,
     # the full forces
     atoms, hop = cu_vacancy_hop
     CountingEMT.calls = 0
-    doc = run_neb(atoms, hop, CountingEMT(), optimizer=optimizer, dynamic=dynamic, n_images=3)
-    assert doc["converged"] and doc["max_force_eV_per_A"] <= 0.05
-    assert doc["forward_barrier_eV"] == pytest.approx(0.761, abs=0.005)
+    result = run_neb(atoms, hop, CountingEMT(), optimizer=optimizer, dynamic=dynamic, n_images=3)
+    assert result.converged and result.max_force_eV_per_A <= 0.05
+    assert result.forward_barrier_eV == pytest.approx(0.761, abs=0.005)
     # the two sites are swapped by the inversion through the midpoint: one relaxation
-    assert doc["final_from_symmetry"] and abs(doc["reaction_energy_eV"]) < 1e-6
-    assert doc["force_calls"] == CountingEMT.calls
+    assert result.final_from_symmetry and abs(result.reaction_energy_eV) < 1e-6
+    assert result.force_calls == CountingEMT.calls
+    assert len(result.images) == 5 and "images" not in result.to_json()
+
+
+def test_neb_and_network_results_round_trip_through_json(cu_vacancy_hop, tmp_path):
+    from calculators.network import run_network
+    from calculators.results import HopNetwork, NebHop
+
+    atoms, hop = cu_vacancy_hop
+    result = run_neb(atoms, hop, EMT(), n_images=1, directory=tmp_path / "hop")
+    written = json.loads((tmp_path / "hop" / "neb.json").read_text())
+    assert list(written) == list(result.to_json())  # same keys, same order
+    loaded = NebHop.from_json(tmp_path / "hop" / "neb.json")
+    assert loaded.to_json() == written and len(loaded.images) == 3
+    assert np.allclose(loaded.images[1].positions, result.images[1].positions)
+    assert loaded.saddle_energy_eV == pytest.approx(written["endpoint_energies_eV"][0]
+                                                    + written["forward_barrier_eV"])
+    again = run_neb(atoms, hop, EMT(), n_images=1, directory=tmp_path / "hop")  # finished: read back
+    assert again.to_json() == written
+    net = run_network(atoms, EMT(), species="Cu", cutoff=2.6, n_images=1, directory=tmp_path / "net")
+    written = json.loads((tmp_path / "net" / "network.json").read_text())
+    assert HopNetwork.from_json(tmp_path / "net" / "network.json").to_json() == written
+    assert list(written) == list(net.to_json())
+    assert net.hops[0]["effective_barrier_eV"] == pytest.approx(net.hops[0]["forward_barrier_eV"])
+
+
+def test_band_resumes_when_the_endpoints_relaxed_further(cu_vacancy_hop, tmp_path):
+    # a first run stopped after 4 steps leaves unconverged endpoints and a band; the rerun
+    # relaxes the endpoints further and resumes the band's interior images between them
+    atoms, hop = cu_vacancy_hop
+    first = run_neb(atoms, hop, EMT(), n_images=3, steps=4, directory=tmp_path)
+    assert not first.converged
+    again = run_neb(atoms, hop, EMT(), n_images=3, directory=tmp_path)
+    assert again.resumed and again.converged
+    assert again.forward_barrier_eV == pytest.approx(0.761, abs=0.005)

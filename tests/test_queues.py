@@ -1,7 +1,7 @@
-"""Queue layer (workflows.queues, workflows.offline_rocket) and a real SLURM round trip.
+"""Queue layer (workflows.fireworks.queues, workflows.fireworks.offline_rocket) and a real SLURM round trip.
 
 The SLURM tests use the session fixture `slurm_cluster` (a one-node cluster started by
-workflows.slurm_local; needs root and the Debian slurm/munge packages, which CI has). They
+scripts/slurm_local.py; needs root and the Debian slurm/munge packages, which CI has). They
 fail rather than skip when SLURM cannot run, unless HECATHODE_SKIP_SLURM=1.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from structures.errors import HecathodeInputError
-from workflows.queues import (
+from workflows.fireworks.queues import (
     cancel_job,
     load_qadapter,
     parse_qstat,
@@ -115,14 +115,15 @@ def test_slurm_overrides_reach_the_script(tmp_path):
                  "#SBATCH --cpus-per-task=4", "#SBATCH --mem=8G", "#SBATCH --nodes=1", "#SBATCH --ntasks=1",
                  "export OMP_NUM_THREADS=1", "export HECATHODE_TORCH_THREADS=4",
                  "unset MONGOMOCK_SERVERSTORE_FILE", f"cd {tmp_path}",
-                 "/opt/py/bin/python -m workflows.offline_rocket singleshot --offline"):
+                 "/opt/py/bin/python -m workflows.fireworks.offline_rocket singleshot --offline"):
         assert line in script, line
     assert "$$" not in script
-    assert qa["rocket_launch"] == "/opt/py/bin/python -m workflows.offline_rocket singleshot --offline"
+    rocket = "/opt/py/bin/python -m workflows.fireworks.offline_rocket singleshot --offline"
+    assert qa["rocket_launch"] == rocket
 
     default = load_qadapter("slurm").get_script_str(str(tmp_path))
     assert "--account" not in default and "--partition" not in default  # null drops the line
-    assert f"{sys.executable} -m workflows.offline_rocket singleshot --offline" in default
+    assert f"{sys.executable} -m workflows.fireworks.offline_rocket singleshot --offline" in default
     assert "export HECATHODE_TORCH_THREADS=1" in default
 
 
@@ -132,7 +133,8 @@ def test_pbs_preset(tmp_path):
         warnings.simplefilter("error")
         script = qa.get_script_str(str(tmp_path))
     for line in ("#PBS -l nodes=1:ppn=2", "#PBS -q batch", "#PBS -l walltime=00:10:00",
-                 "export HECATHODE_TORCH_THREADS=2", "-m workflows.offline_rocket singleshot --offline"):
+                 "export HECATHODE_TORCH_THREADS=2",
+                 "-m workflows.fireworks.offline_rocket singleshot --offline"):
         assert line in script, line
     assert qa.q_type == "PBS"
 
@@ -174,7 +176,7 @@ def test_scheduler_commands_missing_are_one_line_errors(monkeypatch, tmp_path):
 
 
 def test_offline_rocket_works_where_plain_rlaunch_fails(lp, tmp_path, monkeypatch):
-    """Plain `rlaunch singleshot --offline` dies on monty's zopen; workflows.offline_rocket runs it."""
+    """Plain `rlaunch singleshot --offline` dies on monty's zopen; our offline rocket runs it."""
     from fireworks import Firework, FWorker, ScriptTask
     from fireworks.queue.queue_launcher import setup_offline_job
 
@@ -192,7 +194,7 @@ def test_offline_rocket_works_where_plain_rlaunch_fails(lp, tmp_path, monkeypatc
                     "monty's zopen): drop workflows/offline_rocket.py and use rlaunch in load_qadapter")
     assert "zopen() missing 1 required positional argument: 'mode'" in plain.stderr, plain.stderr[-2000:]
 
-    fixed = subprocess.run([sys.executable, "-m", "workflows.offline_rocket", "-s", "singleshot",
+    fixed = subprocess.run([sys.executable, "-m", "workflows.fireworks.offline_rocket", "-s", "singleshot",
                             "--offline"], cwd=run_dir, env=_child_env(), capture_output=True, text=True,
                            timeout=120)
     assert fixed.returncode == 0, fixed.stderr[-2000:]
@@ -208,7 +210,7 @@ def test_offline_files_are_written_atomically(tmp_path, monkeypatch):
     """FireWorks rewrites FW_offline.json / FW_ping.json in place; the launcher's versions replace them."""
     import fireworks.core.rocket as rocket
 
-    from workflows.offline_rocket import patch_fireworks_zopen
+    from workflows.fireworks.offline_rocket import patch_fireworks_zopen
 
     monkeypatch.setattr(rocket, "zopen", rocket.zopen)  # undone after the test
     monkeypatch.setattr(rocket, "do_ping", rocket.do_ping)

@@ -35,28 +35,29 @@ def relaxed(o3_sqs, tmp_path_factory):
 @pytest.mark.parametrize("model", ["chgnet", "sevenn"])
 @pytest.mark.parametrize("name", ["o3_sqs", "nvpf"])
 def test_mlip_relaxes_o3_sqs_and_nvpf(relaxed, model, name):
-    atoms, doc, run = relaxed[model, name]
-    assert doc["converged"] and doc["calculator"] == model and doc["preset"] == "default"
-    assert doc["max_force_eV_per_A"] < 0.05
-    assert doc["natoms"] == len(atoms) and doc["steps"] > 0
-    assert doc["energy_per_atom_eV"] == pytest.approx(doc["energy_eV"] / len(atoms))
+    atoms, result, run = relaxed[model, name]
+    assert result.converged and result.calculator == model and result.preset == "default"
+    assert result.max_force_eV_per_A < 0.05
+    assert result.natoms == len(atoms) and result.steps > 0
+    assert result.energy_per_atom_eV == pytest.approx(result.energy_eV / len(atoms))
     # the written summary is the returned one; site labels survive in the final extxyz
     written = json.loads((run / "relax.json").read_text())
-    assert written["energy_eV"] == pytest.approx(doc["energy_eV"])
+    assert written == json.loads(json.dumps(result.to_json(), default=float))
+    assert written["energy_eV"] == pytest.approx(result.energy_eV)
     final = read(run / "relax.extxyz")
     assert list(final.arrays["site_label"]) == list(atoms.arrays["site_label"])
-    assert list(doc["atoms"].arrays["site_label"]) == list(atoms.arrays["site_label"])
-    assert len(read_frames(run / "relax.traj")) == doc["steps"] + 1
+    assert list(result.atoms.arrays["site_label"]) == list(atoms.arrays["site_label"])
+    assert len(read_frames(run / "relax.traj")) == result.steps + 1
     # the model cells are close to equilibrium: both models expand them by about 5 %
-    assert 0.9 < doc["volume_A3"] / atoms.get_volume() < 1.1
+    assert 0.9 < result.volume_A3 / atoms.get_volume() < 1.1
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["o3_sqs", "nvpf"])
 def test_chgnet_and_sevenn_agree_on_relaxed_volume(relaxed, name):
     # Measured here: O3 SQS +5.4 % (CHGNet) vs +5.2 % (SevenNet); NVPF +5.0 % vs +5.2 %.
-    v_chgnet = relaxed["chgnet", name][1]["volume_A3"]
-    v_sevenn = relaxed["sevenn", name][1]["volume_A3"]
+    v_chgnet = relaxed["chgnet", name][1].volume_A3
+    v_sevenn = relaxed["sevenn", name][1].volume_A3
     assert v_sevenn == pytest.approx(v_chgnet, rel=0.02)
 
 
@@ -87,7 +88,7 @@ def test_killed_relax_resumes_from_trajectory_to_the_same_energy(tmp_path):
     write_structure(start, small_o3())
     atoms = read_structure(start)
     reference = relax(atoms, "chgnet", fmax=0.01, directory=tmp_path / "straight")
-    assert reference["converged"] and reference["steps"] > 6
+    assert reference.converged and reference.steps > 6
 
     killed = tmp_path / "killed"
     proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(start), str(killed), "5"],
@@ -97,9 +98,9 @@ def test_killed_relax_resumes_from_trajectory_to_the_same_energy(tmp_path):
     assert len(read_frames(killed / "relax.traj")) == 6  # steps 0..5 were written before the kill
 
     resumed = relax(atoms, "chgnet", fmax=0.01, directory=killed)
-    assert resumed["converged"] and resumed["resumed_from_step"] == 5
-    assert resumed["steps"] == 5 + resumed["steps_this_run"]
-    assert abs(resumed["energy_per_atom_eV"] - reference["energy_per_atom_eV"]) < 1e-3  # eV/atom
+    assert resumed.converged and resumed.resumed_from_step == 5
+    assert resumed.steps == 5 + resumed.steps_this_run
+    assert abs(resumed.energy_per_atom_eV - reference.energy_per_atom_eV) < 1e-3  # eV/atom
     final = read(killed / "relax.extxyz")
     assert list(final.arrays["site_label"]) == list(atoms.arrays["site_label"])
 
@@ -113,10 +114,10 @@ def test_resume_refuses_a_trajectory_of_another_structure(tmp_path):
 
 def test_fixed_cell_keeps_the_cell_and_fire_works(tmp_path):
     atoms = small_o3()
-    doc = relax(atoms, "chgnet", fmax=0.05, relax_cell=False, optimizer="fire",
-                trajectory=tmp_path / "r.traj")
-    assert np.allclose(doc["atoms"].cell, atoms.cell)
-    assert doc["optimizer"] == "FIRE" and doc["converged"]
+    result = relax(atoms, "chgnet", fmax=0.05, relax_cell=False, optimizer="fire",
+                   trajectory=tmp_path / "r.traj")
+    assert np.allclose(result.atoms.cell, atoms.cell)
+    assert result.optimizer == "FIRE" and result.converged
     assert (tmp_path / "r.json").is_file() and (tmp_path / "r.extxyz").is_file()
 
 
@@ -130,3 +131,44 @@ def test_bad_relax_settings(kwargs, message):
     with pytest.raises(RelaxInputError) as exc:
         relax(parent_cell("o3"), "chgnet", **kwargs)
     assert message in str(exc.value)
+
+
+def emt_cu():
+    """A rattled 2×2×2 fcc Cu cell for ASE's EMT: a relaxation in well under a second."""
+    from ase.build import bulk
+
+    atoms = bulk("Cu", "fcc", a=3.7).repeat(2)
+    atoms.rattle(0.05, seed=1)
+    return atoms
+
+
+def test_unreadable_trajectory_is_an_error_and_is_left_alone(tmp_path):
+    from ase.calculators.emt import EMT
+
+    from calculators.relax import UnreadableTrajectoryError
+
+    traj = tmp_path / "relax.traj"
+    traj.write_bytes(b"not a trajectory: hours of DFT steps could have been here\n" * 20)
+    before = traj.read_bytes(), traj.stat().st_mtime_ns
+    with pytest.raises(UnreadableTrajectoryError) as exc:
+        relax(emt_cu(), EMT(), directory=tmp_path)
+    message = str(exc.value)
+    assert "\n" not in message and str(traj) in message and "delete it" in message
+    assert isinstance(exc.value, ValueError)  # a HecathodeInputError: one line from the CLI
+    assert (traj.read_bytes(), traj.stat().st_mtime_ns) == before
+    assert not (tmp_path / "relax.json").exists()
+
+
+def test_relaxation_round_trips_through_its_json(tmp_path):
+    from ase.calculators.emt import EMT
+
+    from calculators.results import Relaxation
+
+    result = relax(emt_cu(), EMT(), fmax=0.05, directory=tmp_path)
+    written = json.loads((tmp_path / "relax.json").read_text())
+    assert list(written) == list(result.to_json())  # same keys, same order
+    loaded = Relaxation.from_json(tmp_path / "relax.json")
+    assert loaded.to_json() == written
+    assert np.allclose(loaded.atoms.positions, result.atoms.positions)
+    assert list(loaded.atoms.arrays["site_label"]) == ["Cu"] * 8
+    assert Relaxation.from_json(written).energy_eV == result.energy_eV

@@ -100,6 +100,7 @@ def o3_sqs(tmp_path_factory):
     return out, json.loads((out / "sqs.json").read_text())
 
 
+@pytest.mark.slow  # anneals 16 SQS runs
 def test_o3_sqs_exact_distinct_and_better_than_random(o3_sqs):
     out, doc = o3_sqs
     assert len(doc["structures"]) == 3
@@ -122,6 +123,7 @@ def test_o3_sqs_exact_distinct_and_better_than_random(o3_sqs):
     assert (out / "sqs.png").stat().st_size > 10000
 
 
+@pytest.mark.slow  # anneals 16 SQS runs
 def test_o3_sqs_same_seed_same_output(o3_sqs, tmp_path):
     out, doc = o3_sqs
     p = cli("sqs", HEO3, "--prototype", "o3", "--max-atoms", "120", "--n-structures", "3",
@@ -134,6 +136,7 @@ def test_o3_sqs_same_seed_same_output(o3_sqs, tmp_path):
         assert a.get_chemical_symbols() == b.get_chemical_symbols()
 
 
+@pytest.mark.slow  # anneals 16 SQS runs
 def test_labels_survive_in_cif_and_extxyz(o3_sqs):
     out, doc = o3_sqs
     ext = read(out / "sqs-000.extxyz")
@@ -150,6 +153,7 @@ def test_labels_survive_in_cif_and_extxyz(o3_sqs):
     assert np.reshape(ext.info["conventional_cell"], (3, 3))[2] == pytest.approx([0, 0, 15.91])
 
 
+@pytest.mark.slow  # anneals 16 SQS runs
 def test_nvpf_cli_builds_nearest_and_reports_both_entropies(tmp_path):
     p = cli("sqs", HENVPF, "--prototype", "nvpf", "--max-atoms", "160", "--steps", "3000",
             "--out", str(tmp_path))

@@ -1,0 +1,170 @@
+"""Disordered structure files through the command line: entropy, check, supercell, sqs (with the
+Na sites ordered first or mixed), orderings, and the bad inputs (one line, exit 2, nothing written)."""
+
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import HECATHODE
+
+REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "prototypes"
+P2 = REF / "P2_Na0.67Ni0.33Mn0.67O2_P63mmc_MODEL.cif"
+NVPF = REF / "NVPF_Na3V2P2O8F3_P42mnm_disordered_MODEL.cif"
+NVPF_PNNM = REF / "NVPF_Na3V2P2O8F3_ordered_Pnnm_CHGNet_MODEL.cif"
+HE_P2 = "Na2/3Mn0.2Fe0.2Co0.2Ni0.2Cu0.2O2"
+HE_NVPF = "Na3V1.9(Ca,Mg,Al,Cr,Mn)0.1(PO4)2F3"
+SQS_KEYS = {"formula", "prototype", "parent", "notes", "target_site_fractions", "achieved_site_fractions",
+            "achieved_counts", "max_deviation", "exact", "entropy_target_R", "entropy_target_class",
+            "entropy_achieved_R", "entropy_achieved_class", "exact_supercell", "supercell", "cutoffs_A",
+            "active_sublattices", "n_runs", "n_steps", "seed", "distinct_structures_found", "icet_version",
+            "structures"}
+
+pytestmark = pytest.mark.skipif(not REF.is_dir(), reason=f"reference structures not found at {REF}")
+
+
+def run(*args, check=True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HECATHODE_TORCH_THREADS": "1"}
+    p = subprocess.run([str(HECATHODE), *map(str, args)], capture_output=True, text=True, timeout=1800,
+                       env=env)
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}: {p.stderr[-2000:]}")
+    return p
+
+
+def five_metal_p2(path: Path, fraction: float = 0.2) -> Path:
+    """The P2 MODEL CIF with Mn, Fe, Co, Ni, Cu at `fraction` each on the TM site (Na over Na_f, Na_e)."""
+    tm = "\n".join(f"  {el}1 {el} 2a 0 0 0 {fraction}" for el in ("Mn", "Fe", "Co", "Ni", "Cu"))
+    lines = [tm if line.strip().startswith("M1Ni") else line for line in P2.read_text().splitlines()
+             if not line.strip().startswith("M1Mn")]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def he_p2(tmp_path) -> Path:
+    return five_metal_p2(tmp_path / "my_he_p2.cif")
+
+
+def test_entropy_of_a_disordered_cif_equals_the_formula(he_p2):
+    """Same keys as a formula; ΔS equal to 1e-6 R in every convention (R ln 5 on TM)."""
+    for options in ([], ["--include-vacancies"], ["--per-formula-unit"]):
+        p = run("entropy", he_p2, "--json", *options)
+        from_file = json.loads(p.stdout)
+        written = json.loads(run("entropy", HE_P2, "-p", "p2", "--json", *options).stdout)
+        assert from_file["formula"] == HE_P2 and f"formula {HE_P2}" in p.stderr
+        assert set(from_file) == set(written) and from_file["prototype"] == "p2"
+        assert from_file["entropy_R"] == pytest.approx(written["entropy_R"], abs=1e-6)
+        for label, sub in written["sublattices"].items():
+            assert from_file["sublattices"][label]["entropy_R"] == pytest.approx(sub["entropy_R"], abs=1e-6)
+    assert from_file["sublattices"]["TM"]["entropy_R"] == pytest.approx(math.log(5), abs=1e-6)
+
+
+def test_check_of_a_cif_with_a_formula_override():
+    """--formula puts another doping on the file's framework: the formula's own check, same keys."""
+    p = run("check", NVPF, "--formula", HE_NVPF, "--json")
+    doc = json.loads(p.stdout)
+    ref = json.loads(run("check", HE_NVPF, "-p", "nvpf", "--json").stdout)
+    assert set(doc) == set(ref)
+    assert doc["entropy_R"] == pytest.approx(ref["entropy_R"], abs=1e-6)
+    assert doc["oxidation_states"] == ref["oxidation_states"] and doc["charge_balanced"]
+    assert any("sublattice mapping checked" in n for n in doc["notes"])
+    assert f"--formula {HE_NVPF} on its framework" in p.stderr
+
+
+def test_supercell_of_a_cif_lists_the_file_cells(he_p2):
+    doc = json.loads(run("supercell", he_p2, "--max-atoms", "60", "--json").stdout)
+    ref = json.loads(run("supercell", HE_P2, "-p", "p2", "--max-atoms", "60", "--json").stdout)
+    assert set(doc) == set(ref) and doc["formula"] == HE_P2
+    assert doc["atoms_per_parent_cell"] == 10  # 2 TM + 4 O + the 4 Na_f/Na_e positions
+    assert doc["target_site_fractions"]["Naf+Nae"] == pytest.approx({"Na": 1 / 3, "X": 2 / 3})
+    assert doc["exact_supercell"] == {"n_cells": 15, "n_atoms": 150}
+
+
+@pytest.mark.slow
+def test_sqs_of_a_five_metal_p2_cif_without_a_formula(he_p2, tmp_path):
+    """The issue's first 'done when': Na ordered (Ewald-lowest, --n-relax 0 keeps this fast), the SQS
+    mixes only the TM site, sqs.json has the formula keys, orderings.json every candidate."""
+    out = tmp_path / "out"
+    p = run("sqs", he_p2, "--max-atoms", "200", "--out", out, "--steps", "200", "--runs", "1",
+            "--n-relax", "0")
+    doc = json.loads((out / "sqs.json").read_text())
+    assert set(doc) == SQS_KEYS and doc["formula"] == HE_P2
+    assert doc["active_sublattices"] == ["Mn1+Fe1+Co1+Ni1+Cu1"]
+    assert doc["parent"]["ordering"] == "Ewald rank 0" and doc["supercell"]["n_atoms"] <= 200
+    orderings = json.loads((out / "orderings.json").read_text())
+    assert orderings["n_found"] == 288 and orderings["kept"] == [0] and orderings["calculator"] is None
+    assert [c["ewald_rank"] for c in orderings["candidates"]] == list(range(288))
+    assert all(not c["relaxed"] for c in orderings["candidates"])
+    from ase.io import read
+
+    sqs = read(out / "sqs-000.extxyz")
+    n_cells = doc["supercell"]["n_cells"]  # of the 22-atom ordered cell: 4 Na, 6 TM, 12 O
+    assert sqs.get_chemical_symbols().count("Na") == 4 * n_cells and len(sqs) == 22 * n_cells
+    assert {"Mn", "Fe", "Co", "Ni", "Cu"} <= set(sqs.get_chemical_symbols())
+    assert (out / "orderings.png").is_file() and (out / "ordering-000.cif").is_file()
+    assert "orderings of 4 Na on 12" in p.stdout
+
+
+@pytest.mark.slow
+def test_sqs_of_a_cif_with_na_in_the_sqs(he_p2, tmp_path):
+    """--alkali sqs: Na_f and Na_e pooled into one Na/vacancy sublattice beside the TM one."""
+    out = tmp_path / "out"
+    run("sqs", he_p2, "--alkali", "sqs", "--max-atoms", "160", "--min-width", "5", "--out", out,
+        "--steps", "200", "--runs", "1")
+    doc = json.loads((out / "sqs.json").read_text())
+    assert set(doc) == SQS_KEYS
+    assert set(doc["active_sublattices"]) == {"Mn1+Fe1+Co1+Ni1+Cu1", "Naf+Nae"}
+    assert not (out / "orderings.json").exists()
+
+
+@pytest.mark.slow
+def test_nvpf_lowest_chgnet_ordering_is_the_shipped_pnnm(tmp_path):
+    """The disordered NVPF MODEL CIF, --alkali lowest path with CHGNet (13 orderings, 5 relaxed at
+    fixed cell): the kept ordering is the shipped CHGNet-ranked Pnnm cell; a rerun resumes."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Structure
+
+    out = tmp_path / "nvpf"
+    run("orderings", NVPF, "-c", "chgnet", "--out", out)
+    doc = json.loads((out / "orderings.json").read_text())
+    assert doc["n_found"] == 13 and doc["n_relax"] == 5 and doc["calculator"] == "chgnet"
+    relaxed = [c for c in doc["candidates"] if c["relaxed"]]
+    assert len(relaxed) == 5 and sorted(c["mlip_rank"] for c in relaxed) == list(range(5))
+    kept = Structure.from_file(out / "ordering-000.cif")
+    matcher = StructureMatcher(primitive_cell=False)
+    assert matcher.fit(kept, Structure.from_file(NVPF_PNNM))
+    again = run("orderings", NVPF, "-c", "chgnet", "--out", out)
+    assert "fixed-cell relax" not in again.stderr  # every relaxation read back from relax.json
+    assert json.loads((out / "orderings.json").read_text())["kept"] == doc["kept"]
+
+
+def _over_full(tmp_path: Path) -> Path:
+    return five_metal_p2(tmp_path / "over.cif", fraction=0.3)
+
+
+BAD = [
+    ("over-full site", lambda d, f: ["sqs", _over_full(d), "--out", d / "out"],
+     "occupancies on position Mn1+Fe1+Co1+Ni1+Cu1 sum to 1.5"),
+    ("too many orderings", lambda d, f: ["sqs", f, "--max-orderings", "100", "--out", d / "out"],
+     "288 symmetry-distinct orderings of 4 Na on 12 sites, more than max_orderings=100; raise "
+     "max_orderings (--max-orderings)"),
+    ("no supercell holds the Na", lambda d, f: ["orderings", f, "--max-atoms", "20", "--out", d / "out"],
+     "Naf/Nae: occupancy 0.3333 (4/3 of 4 sites per cell) needs 3 parent cells (22 atoms)"),
+    ("only Na disordered", lambda d, f: ["sqs", NVPF, "--out", d / "out"], "nothing is left to mix"),
+    ("formula with a formula", lambda d, f: ["entropy", HE_P2, "--formula", HE_P2], "--formula overrides"),
+    ("missing file", lambda d, f: ["entropy", d / "none.cif"], "structure file not found"),
+    ("override that does not fit", lambda d, f: ["sqs", f, "--formula", "Na3V2(PO4)2F3", "--out", d / "out"],
+     "P fits no sublattice"),
+]
+
+
+@pytest.mark.parametrize("case,args,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_one_line_and_writes_nothing(he_p2, tmp_path, case, args, message):
+    p = run(*args(tmp_path, he_p2), check=False)
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr and "Traceback" not in p.stderr
+    assert len([line for line in p.stderr.splitlines() if line.startswith("error:")]) == 1
+    assert not (tmp_path / "out").exists()

@@ -7,6 +7,10 @@
 
 Every calculator carries `calc.hecathode = {"calculator", "preset", "settings"}` so results
 can say what produced them. Heavy packages (torch, gpaw) are imported only when asked for.
+
+What runs on them: `calculators.relax.relax` (a `Relaxation`), `calculators.neb.run_neb` (an
+`NebHop`), `calculators.network.run_network` (a `HopNetwork`); the result types, with units,
+structures as fields and `to_json()` / `from_json()`, are in `calculators.results`.
 """
 
 from __future__ import annotations

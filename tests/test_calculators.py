@@ -139,15 +139,16 @@ def test_gpaw_calculator_settings_for_an_oxide(tmp_path):
     assert no_anion.parameters["setups"] == "paw"  # a metal: no U
 
 
+@pytest.mark.slow  # loads CHGNet and SevenNet
 def test_mlip_models_load_once_and_use_the_available_cores(monkeypatch):
     import torch
 
-    from calculators.mlip import available_cores
+    from structures.settings import n_cores
 
     monkeypatch.delenv("HECATHODE_TORCH_THREADS", raising=False)
     a, b = get_calculator("chgnet"), get_calculator("chgnet")
     assert a is not b and a.model is b.model
-    assert torch.get_num_threads() == available_cores()
+    assert torch.get_num_threads() == n_cores()
     s1, s2 = get_calculator("sevenn"), get_calculator("sevenn")
     assert s1.model is s2.model
 

@@ -67,11 +67,11 @@ def orderings(
 
     options = {"group_reading": group_reading, "site_map": _site_map(site), "normalize": normalize}
     ds = read_source(structure_file, formula_override, prototype, options)
-    err.print(f"{ds.source}: {ds.formula} ({ds.spacegroup})", highlight=False)
     opts = OrderingOptions(calculator=calculator, preset=preset, n_relax=n_relax, n_keep=n_keep,
                            max_atoms=max_atoms, tolerance=tolerance, max_orderings=max_orderings,
                            fmax_eV_per_A=fmax, steps=steps)
     ranked = rank_alkali(ds, opts)
+    err.print(f"{ds.source}: {ds.formula} ({ds.spacegroup})", highlight=False)
     err.print(f"{ranked.n_found} orderings of {ranked.n_keep} {ranked.species} on {ranked.n_sites} sites "
               f"({ranked.n_cells} parent cells), Ewald-ranked in {ranked.wall_s:.1f} s", highlight=False)
     study = order_alkali(ds, out_dir, opts, ranked=ranked,

@@ -64,12 +64,14 @@ def supercell(
     options = {"group_reading": group_reading, "site_map": _site_map(site), "normalize": normalize}
     src = resolve_source(formula, prototype, Path("."), structure=structure, site_map=_label_map(site_map),
                          mp_id=mp_id, composition_options=options, formula_override=formula_override,
-                         alkali="sqs", notify=lambda msg: err.print(msg, highlight=False))
+                         alkali="sqs")
     comp, parent = src.composition, src.parent
     plan = plan_supercells(comp, parent, max_atoms)
     if not plan.options:
         raise HecathodeInputError(f"no supercell up to {max_atoms} atoms holds one atom of each species; "
                                   f"the smallest that does has {smallest_for_one_of_each(plan)} atoms")
+    if src.announce:
+        err.print(src.announce, highlight=False)
     doc = {"formula": comp.formula, "prototype": comp.prototype.name, "atoms_per_parent_cell": len(parent),
            "target_site_fractions": plan.targets, "entropy_target_R": configurational_entropy(comp).total_R,
            "exact_supercell": ({"n_cells": plan.exact_n_cells, "n_atoms": plan.exact_n_cells * len(parent)}

@@ -577,8 +577,9 @@ def build_result(inputs: MixingInputs, energies: list[Energy], calculators: list
 def study_notes(inputs: MixingInputs, result: MixingResult) -> list[str]:
     """What a reader must know: composition reading, SQS vs formula, convergence, error scale."""
     doc = inputs.sqs_doc
-    notes = list(dict.fromkeys(inputs.comp.notes + inputs.comp.warnings + doc.get("notes", [])
-                               + [n for s in doc["structures"] for n in s.get("quality_notes", [])]))
+    notes = list(dict.fromkeys(inputs.comp.notes + inputs.comp.warnings + doc.get("notes", [])))
+    quality = [n for s in doc["structures"] for n in s.get("quality_notes", [])]
+    notes += [q for q in dict.fromkeys(quality) if not any(q in n for n in notes)]  # unless noted
     notes += _composition_notes(result)
     notes += valence_notes(inputs.comp, inputs.end_members)
     notes.append(ISOSTRUCTURAL_NOTE.format(proto=result.prototype))

@@ -76,6 +76,7 @@ class SqsSource:
     notes: list[str] = field(default_factory=list)
     orderings: OrderingStudy | None = None
     checked: tuple | None = None  # (plan, option, notes) of `check_sqs` when done on this very parent
+    announce: str | None = None  # the formula a structure file gave, to say once the request is checked
 
 
 def disordered_source(formula: str | Path | DisorderedStructure, structure: str | Path | None = None,
@@ -116,19 +117,19 @@ def resolve_source(formula: str | Path | DisorderedStructure, prototype: str | N
         raise DisorderedInputError("--site-map and --mp-id go with a formula, not a disordered structure")
     ds = read_source(source, override, prototype, composition_options)
     require_disorder(ds)
-    if notify is not None:
-        how = f"--formula {override} on its framework" if override else "from its occupancies"
-        notify(f"{ds.source}: formula {ds.formula} ({how}; {ds.spacegroup})")
+    how = f"--formula {override} on its framework" if override else "from its occupancies"
+    announce = f"{ds.source}: formula {ds.formula} ({how}; {ds.spacegroup})"
     mode, sites, notes = alkali_plan(ds, alkali)
     if mode != "lowest":
         dp = sqs_parent(ds)
-        return SqsSource(dp.composition, dp.parent, notes + dp.notes)
-    return _ordered_source(ds, sites, out_dir, orderings, notes, check_sqs, notify)
+        return SqsSource(dp.composition, dp.parent, notes + dp.notes, announce=announce)
+    return _ordered_source(ds, sites, out_dir, orderings, notes, check_sqs,
+                           lambda msg: notify(msg) if notify else None, announce)
 
 
 def _ordered_source(ds: DisorderedStructure, sites: tuple[str, ...], out_dir: Path,
                     options: OrderingOptions | None, notes: list[str], check_sqs: Callable | None,
-                    notify: Callable[[str], None] | None) -> SqsSource:
+                    notify: Callable[[str], None], announce: str) -> SqsSource:
     """Order the alkali sites first (Ewald, MLIP), then the SQS mixes the rest on the kept ordering."""
     if not mixed_orbits(ds, exclude=sites):
         raise DisorderedInputError(
@@ -141,6 +142,7 @@ def _ordered_source(ds: DisorderedStructure, sites: tuple[str, ...], out_dir: Pa
     if check_sqs is not None:
         trial = sqs_parent(ds, ranked.best.atoms)
         checked = check_sqs(trial.composition, trial.parent)
+    notify(announce)
     study = order_alkali(ds, out_dir, options, ranked=ranked, progress=notify)
     dp = sqs_parent(ds, study.kept_atoms[0])
     best = study.candidates[study.kept[0]]
@@ -180,6 +182,8 @@ def build_sqs_set(formula: str | Path | DisorderedStructure, prototype: str | No
                          composition_options=composition_options, formula_override=formula_override,
                          alkali=alkali, orderings=orderings, check_sqs=check, notify=notify)
     plan, option, choice_notes = src.checked or check(src.composition, src.parent)
+    if src.announce and notify:
+        notify(src.announce)
     structures, context = generate_sqs(src.composition, src.parent, option, n_structures=n_structures,
                                        n_runs=n_runs, n_steps=n_steps, seed=seed, cutoffs=cutoffs,
                                        progress=progress)

@@ -171,7 +171,7 @@ def compare_studies(high_entropy: dict, pristine: dict) -> dict:
 def _ordering_notes(result) -> list[str]:
     notes = []
     for block in result.orderings:
-        if block["method"] == "as-made":
+        if block["method"] in ("as-made", "fully desodiated"):
             continue
         notes.append(f"{block['host']} Na{block['na_per_fu']:g}: {block['n_found']} "
                      + ("symmetry-distinct orderings" if block["method"].startswith("rank") else

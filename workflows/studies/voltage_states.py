@@ -195,7 +195,7 @@ class Desodiated:
     candidates: list[OrderingCandidate]
     n_fu: list[float]  # formula units of each candidate's cell
     n_found: int  # orderings enumerated (pristine) or distinct states reached (SQS)
-    method: str  # rank_orderings (enumeration), search_orderings, as-made
+    method: str  # rank_orderings (enumeration), search_orderings, as-made, fully desodiated
     wall_s: float
 
 
@@ -212,6 +212,12 @@ def desodiated(host: Host, na_per_fu: float, *, n_relax: int | None, seed: int =
         return Desodiated(na_per_fu, [cand], [host.n_fu], 1, "as-made", 0.0)
     charges = ewald_charges(host, na_per_fu)
     n_keep = na_per_fu * host.n_fu
+    if abs(n_keep) < TOL:
+        pairs = zip(host.atoms.arrays[SUBLATTICE], host.atoms.get_chemical_symbols(), strict=True)
+        empty = host.atoms[[not (sub == host.alkali and el == "Na") for sub, el in pairs]]
+        cand = OrderingCandidate(0, float("nan"), empty, np.eye(3, dtype=int).tolist(),
+                                 "every Na removed (nothing to order)")
+        return Desodiated(na_per_fu, [cand], [host.n_fu], 1, "fully desodiated", 0.0)
     if host.kind == "pristine":
         res = rank_orderings(host.atoms, host.na_labels, n_keep, oxidation_states=charges,
                              composition=host.composition, max_orderings=max_orderings, max_atoms=max_atoms)

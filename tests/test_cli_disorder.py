@@ -185,3 +185,123 @@ def test_bad_input_is_one_line_and_writes_nothing(he_p2, tmp_path, case, args, m
     assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1, res.stderr
     assert message in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------- downstream: relax, neb, campaigns
+
+HE_O3 = """data_he_o3
+_symmetry_space_group_name_H-M   'R-3m'
+_cell_length_a   2.962
+_cell_length_b   2.962
+_cell_length_c   15.91
+_cell_angle_alpha   90
+_cell_angle_beta   90
+_cell_angle_gamma   120
+loop_
+ _atom_site_label
+ _atom_site_type_symbol
+ _atom_site_fract_x
+ _atom_site_fract_y
+ _atom_site_fract_z
+ _atom_site_occupancy
+  Na1  Na1+  0 0 0       1.0
+  Mn1  Mn3+  0 0 0.5     0.2
+  Fe1  Fe3+  0 0 0.5     0.2
+  Co1  Co3+  0 0 0.5     0.2
+  Ni1  Ni3+  0 0 0.5     0.2
+  Cr1  Cr3+  0 0 0.5     0.2
+  O1   O2-   0 0 0.23305 1.0
+"""
+SMALL_SQS = {"max_atoms": 60, "min_width": 5.0, "n_steps": 200, "n_runs": 1}
+
+
+def test_cells_of_a_mixed_cif_are_an_sqs_built_once(tmp_path):
+    """The helper behind `relax my.cif`, `neb --structure my.cif` and campaign materials: a mixed TM
+    site gives an SQS (said in the note), read back on a rerun; an ordered file gives None."""
+    from workflows.studies.disordered_cells import cells_from_disordered
+
+    path = tmp_path / "he_o3.cif"
+    path.write_text(HE_O3)
+    cells = cells_from_disordered(path, tmp_path / "built", sqs_options=SMALL_SQS)
+    assert cells.kind == "sqs" and len(cells.atoms) == 1
+    assert "he_o3.cif is disordered (Mn1+Fe1+Co1+Ni1+Cr1 mixed)" in cells.note and "SQS" in cells.note
+    assert {"Mn", "Fe", "Co", "Ni", "Cr"} <= set(cells.atoms[0].get_chemical_symbols())
+    stamp = (tmp_path / "built" / "sqs.json").stat().st_mtime_ns
+    again = cells_from_disordered(path, tmp_path / "built", sqs_options=SMALL_SQS)
+    assert (tmp_path / "built" / "sqs.json").stat().st_mtime_ns == stamp
+    assert again.atoms[0].get_chemical_symbols() == cells.atoms[0].get_chemical_symbols()
+    assert cells_from_disordered(NVPF_PNNM, tmp_path / "x") is None
+
+
+def test_campaign_material_from_a_structure_file(he_p2, tmp_path):
+    """`structure: my.cif` instead of formula/prototype: formula derived, path resolved against the
+    campaign file, a bad file refused at load time (one line)."""
+    import yaml
+
+    from workflows.fireworks.builders import CampaignError, build_workflow, load_campaign
+
+    camp = tmp_path / "camp.yaml"
+    camp.write_text(yaml.safe_dump({"name": "he", "materials": [
+        {"name": "HE-P2", "structure": he_p2.name, "sqs": {"n_structures": 2}},
+        {"name": "HE-NVPF", "structure": str(NVPF), "formula": HE_NVPF}]}))
+    loaded = load_campaign(camp)
+    p2, nvpf = loaded["materials"]
+    assert p2["formula"] == HE_P2 and p2["prototype"] == "p2" and p2["structure"] == str(he_p2)
+    assert nvpf["formula"] == HE_NVPF and nvpf["formula_override"] == HE_NVPF
+    assert nvpf["prototype"] == "nvpf"
+    wf = build_workflow(loaded, tmp_path / "run")
+    names = sorted(fw.name for fw in wf.fws)
+    assert "HE-P2 relax sqs-001" in names and "HE-NVPF relax cell" in names
+    task = next(fw for fw in wf.fws if fw.name == "HE-P2 structures").tasks[0]
+    assert task["material"]["structure"] == str(he_p2)
+    five_metal_p2(tmp_path / "my_he_p2.cif", fraction=0.3)
+    with pytest.raises(CampaignError, match=r"materials\[0\] \(HE-P2\): .* sum to 1.5"):
+        load_campaign(camp)
+
+
+def test_structures_document_of_a_campaign_material(tmp_path):
+    """What the campaign's StructuresTask writes for `structure: my.cif`: the formula keys, the cells."""
+    from workflows.studies.disordered_cells import structures_document
+
+    path = tmp_path / "he_o3.cif"
+    path.write_text(HE_O3)
+    doc = structures_document({"name": "HE-O3", "structure": str(path), "prototype": "o3",
+                               "sqs": {"n_structures": 1, **SMALL_SQS}}, tmp_path / "cells")
+    assert doc["kind"] == "sqs" and doc["formula"] == "NaMn0.2Fe0.2Co0.2Ni0.2Cr0.2O2"
+    assert doc["entropy_target_R"] == pytest.approx(math.log(5), abs=1e-6)
+    assert len(doc["structures"]) == 1 and Path(doc["structures"][0]["file"]).is_file()
+    assert "quality" in doc["structures"][0] and "is disordered" in doc["notes"][0]
+
+
+@pytest.mark.slow
+def test_relax_of_a_disordered_cif_runs_on_its_sqs(tmp_path):
+    """`hecathode relax my.cif`: the SQS is built first (OUT/disordered/), a note says so."""
+    path = tmp_path / "he_o3.cif"
+    path.write_text(HE_O3)
+    out = tmp_path / "relax"
+    p = run("relax", path, "-c", "chgnet", "--out", out, "--steps", "2", "--fixed-cell")
+    assert "is disordered" in p.stderr and (out / "disordered" / "sqs.json").is_file()
+    doc = json.loads((out / "relax.json").read_text())
+    sqs = json.loads((out / "disordered" / "sqs.json").read_text())
+    assert doc["natoms"] == sqs["structures"][0]["n_atoms"]
+
+
+def test_orderings_study_refuses_a_folder_of_another_ordering(tmp_path):
+    """A rerun resumes only the same orderings: a folder holding another one is refused before
+    any MLIP is loaded (and --n-relax 0 ranks by Ewald alone, writing the kept ordering)."""
+    from ase.build import bulk
+
+    from structures.disorder import read_disordered
+    from structures.io import write_structure
+    from workflows.studies.disordered import DisorderedInputError
+    from workflows.studies.orderings import OrderingOptions, order_alkali
+
+    ds = read_disordered(NVPF)
+    study = order_alkali(ds, tmp_path / "ewald", OrderingOptions(n_relax=0, n_keep=2))
+    assert study.kept == [0, 1] and study.calculator is None and study.ewald_picks_mlip_minimum is None
+    assert (tmp_path / "ewald" / "ordering-001.cif").is_file()
+    assert json.loads((tmp_path / "ewald" / "orderings.json").read_text())["n_found"] == 13
+    stale = tmp_path / "other" / "orderings" / "0" / "ordering.extxyz"
+    write_structure(stale, bulk("NaCl", "rocksalt", a=5.6))
+    with pytest.raises(DisorderedInputError, match="holds another ordering"):
+        order_alkali(ds, tmp_path / "other", OrderingOptions(n_relax=1))

@@ -32,6 +32,7 @@ def o3_file(tmp_path):
     return write_structure(tmp_path / "o3.extxyz", atoms)
 
 
+@pytest.mark.slow
 def test_relax_chgnet_writes_summary_and_labelled_structure(o3_file, tmp_path):
     out = tmp_path / "run"
     p = run("relax", str(o3_file), "--calculator", "chgnet", "--fmax", "0.02", "--out", str(out))
@@ -88,6 +89,7 @@ def test_bad_relax_input_is_one_line_and_exit_2(args, message, o3_file, tmp_path
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
+@pytest.mark.slow
 def test_relax_keeps_the_site_labels_of_a_hecathode_cif(tmp_path):
     # the SQS writer's CIF carries labels as <site_label>_<n>; relax reads them back (one
     # reader for user files), so the relaxed extxyz still says which site is which

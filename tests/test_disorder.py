@@ -313,3 +313,20 @@ def test_sqs_on_a_five_metal_p2_cif(tmp_path):
     tm_symbols = {s for s, lab in zip(atoms.get_chemical_symbols(), atoms.arrays["site_label"], strict=True)
                   if lab.startswith("Mn1")}
     assert tm_symbols == {"Mn", "Cu", "Ni", "Fe", "Ti"}
+
+
+def test_with_composition_writes_the_override_into_the_occupancies():
+    """The formula's doping on the file's framework: V1 holds V 0.95 + 0.01 of each dopant, Na2
+    keeps its half occupancy, and the entropy on the file's orbits follows."""
+    from structures.disorder import with_composition
+
+    ds = read_disordered(NVPF)
+    doped = with_composition(ds, override_composition(ds, "Na3V1.9(Ca,Mg,Al,Cr,Mn)0.1(PO4)2F3",
+                                                      orbit_level=True))
+    assert doped.sublattices["V1"].species == pytest.approx(
+        {"V": 0.95, "Ca": 0.01, "Mg": 0.01, "Al": 0.01, "Cr": 0.01, "Mn": 0.01})
+    assert doped.sublattices["Na2"].species == pytest.approx({"Na": 0.5})
+    assert doped.formula == "Na3V1.9Ca0.02Mg0.02Al0.02Cr0.02Mn0.02P2O8F3"
+    v_sites = [doped.structure[i] for i in doped.sublattices["V1"].indices]
+    assert all(site.species.get_atomic_fraction("Ca") == pytest.approx(0.01) for site in v_sites)
+    assert ds.sublattices["V1"].species == {"V": 1.0}  # the original is untouched

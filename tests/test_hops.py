@@ -96,6 +96,7 @@ def test_percolation_of_a_single_chain():
     assert percolation_barriers(atoms, [(hop, 0.2)]) == {"a": 0.2, "b": None, "c": None}
 
 
+@pytest.mark.slow
 def test_percolation_axes_of_a_primitive_o3_supercell():
     # the rhombohedral O3 cell's axes are not the crystal's: percolation is reported along the
     # hexagonal a, b, c kept in atoms.info["conventional_cell"]

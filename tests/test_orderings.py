@@ -225,3 +225,19 @@ def test_search_on_a_doubled_nvpf_cell(nvpf):
     annealed = search_orderings(cell, "Na2", 8, composition=site_composition(ds, prototype=None),
                                 minimizer=False, seed=1)
     assert annealed.best.ewald_eV == pytest.approx(best.ewald_eV, abs=1e-6)
+
+
+def test_unbalanced_redox_table_neutralises_the_mixed_site(tmp_path):
+    """Na2/3(MnFeCoNiCu)0.2O2 has no neutral assignment in the redox table (Ni, Co at most 3+): the
+    TM site is shifted to the mean charge neutrality needs (+10/3), and the notes say so."""
+    tm = "\n".join(f"  {el}1 {el} 2a 0 0 0 0.2" for el in ("Mn", "Fe", "Co", "Ni", "Cu"))
+    text = "\n".join(tm if line.strip().startswith("M1Ni") else line for line in P2.read_text().splitlines()
+                     if not line.strip().startswith("M1Mn"))
+    path = tmp_path / "he_p2.cif"
+    path.write_text(text + "\n")
+    res = rank_orderings(read_disordered(path), ("Naf", "Nae"))
+    tm_sites = res.best.atoms.arrays["site_label"] == "Mn1+Fe1+Co1+Ni1+Cu1"
+    assert res.best.atoms.get_initial_charges()[tm_sites] == pytest.approx(10 / 3)
+    assert res.best.atoms.get_initial_charges().sum() == pytest.approx(0, abs=1e-9)
+    assert any("carries +0.333 e more (mean charge +3.333)" in n for n in res.notes)
+    assert res.n_found == 288

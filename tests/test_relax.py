@@ -48,8 +48,9 @@ def test_mlip_relaxes_o3_sqs_and_nvpf(relaxed, model, name):
     assert list(final.arrays["site_label"]) == list(atoms.arrays["site_label"])
     assert list(result.atoms.arrays["site_label"]) == list(atoms.arrays["site_label"])
     assert len(read_frames(run / "relax.traj")) == result.steps + 1
-    # the model cells are close to equilibrium: both models expand them by about 5 %
-    assert 0.9 < result.volume_A3 / atoms.get_volume() < 1.1
+    # the model cells are close to equilibrium: both models expand them by 5.0-5.4 % (measured
+    # here, see the next test); more than 1.5 % away from that is a regression
+    assert result.volume_A3 / atoms.get_volume() == pytest.approx(1.052, abs=0.015)
 
 
 @pytest.mark.slow
@@ -105,6 +106,7 @@ def test_killed_relax_resumes_from_trajectory_to_the_same_energy(tmp_path):
     assert list(final.arrays["site_label"]) == list(atoms.arrays["site_label"])
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_trajectory_of_another_structure(tmp_path):
     relax(parent_cell("o3"), "chgnet", fmax=0.5, steps=1, directory=tmp_path)
     other = parent_cell("o3").repeat((2, 1, 1))
@@ -112,6 +114,7 @@ def test_resume_refuses_a_trajectory_of_another_structure(tmp_path):
         relax(other, "chgnet", directory=tmp_path)
 
 
+@pytest.mark.slow
 def test_fixed_cell_keeps_the_cell_and_fire_works(tmp_path):
     atoms = small_o3()
     result = relax(atoms, "chgnet", fmax=0.05, relax_cell=False, optimizer="fire",

@@ -183,6 +183,7 @@ def test_bad_sqs_input_one_line(tmp_path, args, message):
     assert not (tmp_path / "out" / "sqs.json").exists()
 
 
+@pytest.mark.slow
 def test_unknown_site_label_in_user_structure(tmp_path, o3_sqs):
     out, _ = o3_sqs
     p = cli("sqs", HEO3, "-p", "o3", "--structure", str(out / "sqs-000.cif"), "--site-map", "Q=TM",
@@ -190,6 +191,7 @@ def test_unknown_site_label_in_user_structure(tmp_path, o3_sqs):
     assert p.returncode == 2 and "names Q" in p.stderr
 
 
+@pytest.mark.slow
 def test_supercell_listing_json():
     p = cli("supercell", HEO3, "-p", "o3", "--max-atoms", "60", "--json")
     assert p.returncode == 0, p.stderr

@@ -18,7 +18,8 @@ def neb(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder (resumed if it exists)")],
     prototype: Prototype = None,
     structure: Annotated[Path | None, typer.Option(
-        "--structure", help="cell from a file (e.g. an SQS extxyz; site labels kept)")] = None,
+        "--structure", help="cell from a file (e.g. an SQS extxyz; site labels kept); a disordered CIF "
+                            "is first ordered (Na) or made an SQS (mixed sites)")] = None,
     hop: Annotated[str | None, typer.Option("--hop", help="vacancy hop FROM:TO, e.g. Na2:Na1")] = None,
     network: Annotated[bool, typer.Option(
         "--network", help="every symmetry-distinct Na hop up to --cutoff, and percolation")] = False,
@@ -60,6 +61,7 @@ def neb(
             err.print(f"  {info['stage']} endpoint step {info['step']}  max F = "
                       f"{info['fmax_eV_per_A']:.4f} eV/Å", highlight=False)
 
+    structure, note = _ordered_structure(structure, out_dir, names[0], preset)
     try:
         doc = study(prototype, structure, out_dir, hop=hop, network=network, n_hops=n_hops,
                     calculators=names, cutoff=cutoff, pristine=pristine, write_inputs=write_inputs,
@@ -72,7 +74,23 @@ def neb(
         raise typer.Exit(130) from None
     if not write_inputs:
         plot_study(doc, out_dir)
-    _print_neb(doc, out_dir)
+    _print_neb({**doc, "notes": [*([note] if note else []), *doc.get("notes", [])]}, out_dir)
+
+
+def _ordered_structure(structure: Path | None, out_dir: Path, calculator: str,
+                       preset: str | None) -> tuple[Path | None, str | None]:
+    """A disordered CIF becomes its lowest alkali ordering or an SQS (built in OUT/disordered/,
+    reused on a rerun), said in a note; any other file (or none) is used as it is."""
+    from workflows.studies.disordered_cells import cells_from_disordered
+
+    if structure is None:
+        return None, None
+    cells = cells_from_disordered(structure, out_dir / "disordered", calculator=calculator, preset=preset,
+                                  notify=lambda msg: err.print(msg, highlight=False))
+    if cells is None:
+        return structure, None
+    err.print(f"[cyan]note:[/] {cells.note}", highlight=False)
+    return cells.files[0], cells.note
 
 
 def _print_neb(doc: dict, out_dir: Path) -> None:

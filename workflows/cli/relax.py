@@ -56,10 +56,26 @@ def _write_relax_inputs(atoms, calculator: str, preset: str | None, out_dir: Pat
                               "(machine-learned potentials run directly)")
 
 
+def input_cell(structure: Path, out_dir: Path, calculator: str, preset: str | None):
+    """The cell to run on: the file as it is, or for a disordered CIF / pymatgen JSON its lowest
+    alkali ordering or an SQS, built in OUT/disordered/ (reused on a rerun) and said in a note."""
+    from structures.prototypes import load_structure
+    from workflows.studies.disordered_cells import cells_from_disordered
+
+    cells = cells_from_disordered(structure, out_dir / "disordered", calculator=calculator, preset=preset,
+                                  notify=lambda msg: err.print(msg, highlight=False, soft_wrap=True))
+    if cells is None:
+        return load_structure(structure)
+    err.print(f"[cyan]note:[/] {cells.note}", highlight=False, soft_wrap=True)
+    return cells.atoms[0]
+
+
 @app.command()
 @user_errors
 def relax(
-    structure: Annotated[Path, typer.Argument(help="CIF, POSCAR or extxyz (site labels kept)")],
+    structure: Annotated[Path, typer.Argument(
+        help="CIF, POSCAR or extxyz (site labels kept); a disordered CIF is first ordered (Na) or "
+             "made an SQS (mixed sites)")],
     calculator: Annotated[str, typer.Option("--calculator", "-c",
                                             help="chgnet, sevenn, gpaw or vasp")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder (resumed if it exists)")],
@@ -81,10 +97,9 @@ def relax(
     from calculators.relax import check_cutoff
     from calculators.relax import relax as run_relax
     from calculators.vasp_calc import check_vasp_available
-    from structures.prototypes import load_structure
 
     name = check_calculator_name(calculator)
-    atoms = load_structure(structure)  # CIF site labels (hecathode's <label>_<n>) kept
+    atoms = input_cell(structure, out_dir, name, preset)  # CIF site labels (<label>_<n>) kept
     if write_inputs:
         out_dir.mkdir(parents=True, exist_ok=True)
         for path in _write_relax_inputs(atoms, name, preset, out_dir, fmax=fmax, steps=steps,

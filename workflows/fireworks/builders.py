@@ -14,6 +14,8 @@ Campaign file (see configs/campaigns/*.yaml):
       - {name: HE-NVPF, formula: ..., prototype: nvpf,
          sqs: {n_structures: 1, max_atoms: 160, seed: 1},                   # disordered: SQS
          neb: {n_hops: 2}}                                                  # per-material overrides
+      - {name: HE-P2, structure: he_p2.cif, sqs: {n_structures: 2}}         # a (disordered) CIF instead
+                                                                            # of formula/prototype
 
 Fireworks, per material M: "M structures" → "M relax <s>" per structure → "M neb <s>";
 then one "<campaign> analysis" after all of them. Each firework runs in its own folder
@@ -32,7 +34,7 @@ import yaml
 from structures.errors import HecathodeInputError
 
 TOP_KEYS = {"name", "description", "calculator", "preset", "relax", "neb", "queue", "materials"}
-MATERIAL_KEYS = {"name", "formula", "prototype", "role", "sqs", "relax", "neb"}
+MATERIAL_KEYS = {"name", "formula", "prototype", "role", "sqs", "relax", "neb", "structure"}
 RELAX_KEYS = {"fmax", "steps", "relax_cell", "optimizer", "prerelax", "prerelax_fmax"}
 NEB_KEYS = {"hop", "n_hops", "n_images", "fmax", "steps", "optimizer", "spring", "cutoff"}
 SQS_KEYS = {"n_structures", "max_atoms", "seed", "n_steps", "n_runs", "min_width", "tolerance", "exact",
@@ -57,7 +59,6 @@ def load_campaign(path: str | Path, calculator: str | None = None) -> dict:
     """Read and validate a campaign file; every material's formula is parsed now, so a bad
     input fails before anything runs. `calculator` overrides the file's."""
     from calculators.presets import check_calculator_name
-    from structures.composition import assign_sublattices
 
     path = Path(path)
     if not path.is_file():
@@ -81,45 +82,68 @@ def load_campaign(path: str | Path, calculator: str | None = None) -> dict:
     if camp["neb"] is not None:
         _check_keys("neb", camp["neb"], NEB_KEYS)
     camp["queue"] = camp.get("queue") or {}
-    seen = set()
-    materials = []
-    for k, m in enumerate(camp["materials"]):
-        where = f"materials[{k}]"
-        _check_keys(where, m, MATERIAL_KEYS)
-        for key in ("name", "formula", "prototype"):
-            if not m.get(key):
-                raise CampaignError(f"{where}: '{key}' is missing")
-        if m["name"] in seen:
-            raise CampaignError(f"{where}: material name {m['name']!r} is used twice")
-        if not str(m["name"]).replace("-", "").replace("_", "").isalnum():
-            raise CampaignError(f"{where}: name {m['name']!r}: use letters, digits, '-' and '_'")
-        seen.add(m["name"])
-        try:
-            assign_sublattices(m["formula"], m["prototype"])
-        except HecathodeInputError as err:
-            raise CampaignError(f"{where} ({m['name']}): {err}") from None
-        mat = {"name": m["name"], "formula": m["formula"], "prototype": str(m["prototype"]).lower(),
-               "sqs": m.get("sqs") or None,
-               "role": m.get("role") or ("high-entropy" if m.get("sqs") else "pristine")}
-        if mat["sqs"]:
-            _check_keys(f"{where}.sqs", mat["sqs"], SQS_KEYS)
-            _check_sqs_size(mat, where)
-        mat["relax"] = {**camp["relax"], **(m.get("relax") or {})}
-        _check_keys(f"{where}.relax", mat["relax"], RELAX_KEYS)
-        neb = m.get("neb", {})  # null: no NEB for this material; a mapping overrides the campaign's
-        no_neb = neb is None or (camp["neb"] is None and not neb)
-        mat["neb"] = None if no_neb else {**(camp["neb"] or {}), **neb}
-        if mat["neb"] is not None:
-            _check_keys(f"{where}.neb", mat["neb"], NEB_KEYS)
-            hop = str(mat["neb"].get("hop", ""))
-            if hop.count(":") != 1 or not all(hop.split(":")):
-                raise CampaignError(f"{where}.neb.hop {hop!r}: write FROM:TO with site labels, e.g. Na2:Na1")
-        materials.append(mat)
+    seen: set[str] = set()
+    materials = [_material(m, f"materials[{k}]", camp, path.parent, seen)
+                 for k, m in enumerate(camp["materials"])]
     camp["materials"] = materials
     camp["preset"] = camp.get("preset")
     camp["description"] = str(camp.get("description", ""))
     camp["fingerprint"] = fingerprint(camp)
     return camp
+
+
+def _material(m: dict, where: str, camp: dict, base: Path, seen: set[str]) -> dict:
+    """One validated material: its composition (formula, or structure file), SQS, relax and NEB
+    settings merged with the campaign's."""
+    _check_keys(where, m, MATERIAL_KEYS)
+    for key in ("name",) if m.get("structure") else ("name", "formula", "prototype"):
+        if not m.get(key):
+            raise CampaignError(f"{where}: '{key}' is missing (or give structure: FILE)")
+    if m["name"] in seen:
+        raise CampaignError(f"{where}: material name {m['name']!r} is used twice")
+    if not str(m["name"]).replace("-", "").replace("_", "").isalnum():
+        raise CampaignError(f"{where}: name {m['name']!r}: use letters, digits, '-' and '_'")
+    seen.add(m["name"])
+    mat = {"name": m["name"], **_composition_source(m, where, base),
+           "sqs": m.get("sqs") or None,
+           "role": m.get("role") or ("high-entropy" if m.get("sqs") else "pristine")}
+    if mat["sqs"]:
+        _check_keys(f"{where}.sqs", mat["sqs"], SQS_KEYS)
+        if "structure" not in mat:  # a structure file's cells are checked when they are built
+            _check_sqs_size(mat, where)
+    mat["relax"] = {**camp["relax"], **(m.get("relax") or {})}
+    _check_keys(f"{where}.relax", mat["relax"], RELAX_KEYS)
+    neb = m.get("neb", {})  # null: no NEB for this material; a mapping overrides the campaign's
+    no_neb = neb is None or (camp["neb"] is None and not neb)
+    mat["neb"] = None if no_neb else {**(camp["neb"] or {}), **neb}
+    if mat["neb"] is not None:
+        _check_keys(f"{where}.neb", mat["neb"], NEB_KEYS)
+        hop = str(mat["neb"].get("hop", ""))
+        if hop.count(":") != 1 or not all(hop.split(":")):
+            raise CampaignError(f"{where}.neb.hop {hop!r}: write FROM:TO with site labels, e.g. Na2:Na1")
+    return mat
+
+
+def _composition_source(m: dict, where: str, base: Path) -> dict:
+    """formula and prototype of a material: as written, or from `structure: FILE` (a CIF or pymatgen
+    JSON, relative to the campaign file; its occupancies give the formula unless `formula`
+    overrides them, the sublattice mapping checked). Bad input fails now, before anything runs."""
+    from structures.composition import assign_sublattices
+    from workflows.studies.disordered import file_composition
+
+    try:
+        if not m.get("structure"):
+            assign_sublattices(m["formula"], m["prototype"])
+            return {"formula": m["formula"], "prototype": str(m["prototype"]).lower()}
+        path = Path(m["structure"]).expanduser()
+        path = path if path.is_absolute() else (base / path).resolve()
+        comp = file_composition(path, m.get("formula"), m.get("prototype"))
+    except HecathodeInputError as err:
+        raise CampaignError(f"{where} ({m['name']}): {err}") from None
+    source = {"formula": comp.formula, "prototype": comp.prototype.name, "structure": str(path)}
+    if m.get("formula"):
+        source["formula_override"] = m["formula"]
+    return source
 
 
 def _check_sqs_size(mat: dict, where: str) -> None:
@@ -165,7 +189,8 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
     for mat in campaign["materials"]:
         base = root / mat["name"]
         n = int(mat["sqs"].get("n_structures", 1)) if mat["sqs"] else 1
-        task = StructuresTask(material={k: mat[k] for k in ("name", "formula", "prototype", "sqs")})
+        keys = ("name", "formula", "prototype", "sqs", "structure", "formula_override")
+        task = StructuresTask(material={k: mat[k] for k in keys if k in mat})
         build = firework(task, f"{mat['name']} structures", "structures", base / "structures")
         links[build] = []
         for i in range(n):

@@ -40,7 +40,9 @@ def _throttled(every_s: float = 10.0):
 @explicit_serialize
 class StructuresTask(FiretaskBase):
     """The cells of one material: the prototype cell (ordered material) or `sqs.n_structures`
-    SQS of the composition (`workflows.studies.sqs_set.build_sqs_set`). Writes structures.json."""
+    SQS of the composition (`workflows.studies.sqs_set.build_sqs_set`); for `structure: FILE`
+    its alkali ordering(s) or SQS (`workflows.studies.disordered_cells.structures_document`).
+    Writes structures.json."""
 
     required_params = ["material"]
 
@@ -56,6 +58,9 @@ class StructuresTask(FiretaskBase):
         done = here / "structures.json"
         if done.exists():  # rerun after a crash: the cells are already built
             doc = json.loads(done.read_text())
+        elif mat.get("structure"):
+            doc = _structure_file_cells(mat, here)
+            write_json(done, doc)
         else:
             comp = assign_sublattices(mat["formula"], mat["prototype"])
             s_target = configurational_entropy(comp).total_R
@@ -85,6 +90,23 @@ class StructuresTask(FiretaskBase):
                                                                     "json": str(done)}}}],
                         stored_data={"n_structures": len(files), "entropy_target_R": doc["entropy_target_R"],
                                      "entropy_achieved_R": doc["entropy_achieved_R"]})
+
+
+def _structure_file_cells(mat: dict, here: Path) -> dict:
+    """structures.json of a `structure: FILE` material, with its sqs.png or orderings.png."""
+    from workflows.studies.disordered_cells import structures_document
+
+    _say(f"{mat['name']}: cells of {Path(mat['structure']).name}")
+    doc = structures_document(mat, here, notify=_say)
+    if doc["kind"] == "sqs":
+        from workflows.report.sqs import plot_sqs
+
+        plot_sqs(json.loads((here / "sqs.json").read_text()), here / "sqs.png")
+    elif doc["kind"] == "ordering":
+        from workflows.report.orderings import plot_orderings
+
+        plot_orderings(json.loads((here / "orderings.json").read_text()), here / "orderings.png")
+    return doc
 
 
 @explicit_serialize

@@ -99,3 +99,37 @@ def _sqs(ds, out: Path, sites: tuple[str, ...], ranking: OrderingOptions, option
     note = (f"{ds.source} is disordered ({mixed} mixed{first}): ran on SQS {files[0]} "
             f"({doc['supercell']['n_atoms']} atoms, ΔS {doc['entropy_achieved_R']:.3f} R; {done})")
     return DisorderedCells([read_structure(f) for f in files], files, "sqs", note, doc)
+
+
+def structures_document(material: dict, out_dir: str | Path,
+                        notify: Callable[[str], None] | None = None) -> dict:
+    """The structures.json document of a campaign material given as `structure: my.cif` (with an
+    optional `formula` override and `sqs` settings): its ordering(s) or SQS built in `out_dir`, or
+    the file itself when it is ordered. Keys as for a formula material, plus `kind` and `structure`."""
+    from structures.entropy import classify, configurational_entropy
+    from structures.prototypes import load_structure
+    from workflows.studies.disordered import file_composition
+    from workflows.studies.sqs_set import write_structure_files
+
+    out = Path(out_dir)
+    comp = file_composition(material["structure"], material.get("formula_override"))
+    s_target = configurational_entropy(comp).total_R
+    doc = {"material": material["name"], "formula": comp.formula, "prototype": material["prototype"],
+           "structure": str(material["structure"]), "entropy_target_R": s_target,
+           "entropy_target_class": classify(s_target)}
+    sqs = dict(material.get("sqs") or {})
+    cells = cells_from_disordered(material["structure"], out, formula=material.get("formula_override"),
+                                  n_structures=int(sqs.pop("n_structures", 1)), sqs_options=sqs,
+                                  notify=notify)
+    if cells is None:
+        atoms = load_structure(material["structure"])
+        write_structure_files(atoms, out / "cell")
+        cells = DisorderedCells([atoms], [out / "cell.extxyz"], "cell", f"{material['structure']} is ordered")
+    s_achieved = cells.doc.get("entropy_achieved_R", s_target)
+    entries = cells.doc.get("structures") or [{} for _ in cells.files]
+    doc.update(kind=cells.kind, entropy_achieved_R=s_achieved, entropy_achieved_class=classify(s_achieved),
+               notes=[cells.note, *cells.doc.get("notes", [])],
+               structures=[{"name": f.stem, "file": str(f), "n_atoms": len(a),
+                            **({"quality": e} if e else {})}
+                           for f, a, e in zip(cells.files, cells.atoms, entries, strict=True)])
+    return doc

@@ -30,7 +30,7 @@ from typing import Any
 from ase import Atoms
 
 from structures.disorder import DisorderedStructure
-from structures.io import write_json
+from structures.io import write_json, write_structure
 from structures.orderings import (
     DEFAULT_MAX_ATOMS,
     DEFAULT_MAX_ORDERINGS,
@@ -188,6 +188,8 @@ def _relax_all(chosen: list[OrderingCandidate], out: Path, options: OrderingOpti
     from calculators.relax import relax
     from calculators.results import Relaxation
 
+    for cand in chosen:  # a folder left by another request is refused before any work
+        _same_ordering(cand, out / "orderings" / str(cand.index))
     calc, runs = None, []
     for i, cand in enumerate(chosen):
         folder = out / "orderings" / str(cand.index)
@@ -200,9 +202,28 @@ def _relax_all(chosen: list[OrderingCandidate], out: Path, options: OrderingOpti
                      f"{options.calculator}, {len(cand.atoms)} atoms")
         if calc is None:
             calc = _calculator(options)
+        write_structure(folder / "ordering.extxyz", _plain(cand.atoms))
         runs.append(relax(_plain(cand.atoms), calc, fmax=options.fmax_eV_per_A, steps=options.steps,
                           relax_cell=False, directory=folder, preset=options.preset))
     return runs
+
+
+def _same_ordering(cand: OrderingCandidate, folder: Path) -> None:
+    """Refuse a folder whose ordering.extxyz (the ordering relaxed there) is not this candidate."""
+    import numpy as np
+
+    from structures.io import read_structure
+
+    path = folder / "ordering.extxyz"
+    if not path.is_file():
+        return
+    old = read_structure(path)
+    same = (old.get_chemical_symbols() == cand.atoms.get_chemical_symbols()
+            and np.allclose(old.cell[:], cand.atoms.cell[:], atol=1e-4)
+            and np.allclose(old.positions, cand.atoms.positions, atol=1e-4))
+    if not same:
+        raise DisorderedInputError(f"{folder} holds another ordering (from another structure or other "
+                                   "settings): use another --out or remove it")
 
 
 def _finished(run, path: Path, options: OrderingOptions):

@@ -297,18 +297,13 @@ def voltage_study(formula: str, prototype: str | None, out_dir: str | Path, *,
     comp = assign_sublattices(formula, prototype, **options)
     contents = na_contents(comp, na, x)
     out = Path(out_dir)
-    settings = {"fmax_eV_per_A": fmax, "steps": steps, "relax_cell": relax_cell, "preset": preset,
-                "calculator_settings": calculator_settings or {}, "n_relax": n_relax,
-                "max_orderings": max_orderings, "n_sqs": n_sqs, "seed": seed, "max_atoms": max_atoms,
-                "min_width_A": min_width_A, "sqs_steps": sqs_steps, "na_given": list(na) if na else None,
-                "x_given": list(x) if x else None}
-    pristine_doc = None
-    if pristine is not None:
-        pristine_doc = voltage_study(pristine, comp.prototype.name, out / "pristine", na=na, x=x,
-                                     calculators=calculators, n_relax=n_relax, max_orderings=max_orderings,
-                                     fmax=fmax, steps=steps, preset=preset, relax_cell=relax_cell,
-                                     calculator_settings=calculator_settings, seed=seed,
-                                     progress=progress).to_json()
+    same = {"na": na, "x": x, "calculators": calculators, "n_relax": n_relax, "max_orderings": max_orderings,
+            "fmax": fmax, "steps": steps, "preset": preset, "relax_cell": relax_cell,
+            "calculator_settings": calculator_settings, "seed": seed}
+    pristine_doc = (voltage_study(pristine, comp.prototype.name, out / "pristine", **same,
+                                  progress=progress).to_json() if pristine is not None else None)
+    settings = {**{k: v for k, v in same.items() if k not in ("calculators", "fmax")}, "fmax_eV_per_A": fmax,
+                "n_sqs": n_sqs, "max_atoms": max_atoms, "min_width_A": min_width_A, "sqs_steps": sqs_steps}
     request = {"formula": formula, "prototype": comp.prototype.name, "n_sqs": n_sqs, "seed": seed,
                "max_atoms": max_atoms, "min_width_A": min_width_A, "sqs_steps": sqs_steps,
                "composition_options": options}
@@ -330,6 +325,12 @@ def voltage_study(formula: str, prototype: str | None, out_dir: str | Path, *,
     return result
 
 
+def _same_amounts(a, b, tol: float = 1e-6) -> bool:
+    """Whether two compositions hold the same atoms per formula unit."""
+    x, y = a.element_amounts(), b.element_amounts()
+    return set(x) == set(y) and all(abs(x[el] - y[el]) < tol for el in x)
+
+
 def build_result(comp, hosts: Sequence[Host], states: list[VoltageState], metals: dict[str, dict],
                  orderings: list[dict], calculators: list[str], settings: dict,
                  sqs_doc: dict | None) -> VoltageResult:
@@ -337,7 +338,8 @@ def build_result(comp, hosts: Sequence[Host], states: list[VoltageState], metals
     electrodes = build_electrodes(states, metals, calculators, [h.name for h in hosts])
     result = VoltageResult(
         formula=comp.formula, prototype=comp.prototype.name,
-        hosts=[{"name": h.name, "kind": h.kind, "formula": h.composition.formula, "n_atoms": len(h.atoms),
+        hosts=[{"name": h.name, "kind": h.kind, "formula": h.composition.formula,
+                "formula_matches": _same_amounts(h.composition, comp), "n_atoms": len(h.atoms),
                 "n_fu": h.n_fu, "na_per_fu": h.na_per_fu, "start_structure": h.start_structure}
                for h in hosts],
         calculators=calculators, na_per_fu=sorted({s.na_per_fu for s in states}, reverse=True),

@@ -173,10 +173,10 @@ def _ordering_notes(result) -> list[str]:
     for block in result.orderings:
         if block["method"] in ("as-made", "fully desodiated"):
             continue
-        notes.append(f"{block['host']} Na{block['na_per_fu']:g}: {block['n_found']} "
-                     + ("symmetry-distinct orderings" if block["method"].startswith("rank") else
-                        "distinct low-Ewald states reached") + f" ({block['method']}); "
-                     f"{block['n_relaxed']} relaxed, lowest Ewald first")
+        found = ("symmetry-distinct orderings" if block["method"].startswith("rank") else
+                 "low-Ewald states reached (symmetry-equivalent copies then dropped)")
+        notes.append(f"{block['host']} Na{block['na_per_fu']:g}: {block['n_found']} {found} "
+                     f"({block['method']}); {block['n_relaxed']} relaxed, lowest Ewald first")
     for s in result.states:
         if s.lowest_at_content and s.ordering > 0:
             notes.append(f"{s.calculator} {s.host} Na{s.na_per_fu:g}: the lowest relaxed state is Ewald "
@@ -188,8 +188,8 @@ def _ordering_notes(result) -> list[str]:
 def study_notes(comp, result, sqs_doc: dict | None) -> list[str]:
     """Composition reading, SQS vs formula, orderings, convergence, hull, error scale, experiment."""
     notes = list(dict.fromkeys(comp.notes + comp.warnings + (sqs_doc or {}).get("notes", [])))
-    cells = sorted({h["formula"] for h in result.hosts if h["kind"] == "sqs"})
-    if cells and any(f != comp.formula for f in cells):
+    cells = sorted({h["formula"] for h in result.hosts if h["kind"] == "sqs" and not h["formula_matches"]})
+    if cells:
         notes.append(f"the SQS cells hold {', '.join(cells)}, not {comp.formula}: every voltage and strain "
                      "here describes the SQS composition (the nearest representable in the cell)")
     notes.append(EWALD_NOTE)

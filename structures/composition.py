@@ -124,13 +124,28 @@ def assign_sublattices(
     else:
         readings = list(READINGS)
 
+    fits, failures = _try_readings(parsed, readings, name, formula, notes, group_reading=group_reading,
+                                   site_map=site_map or {}, normalize=normalize, tolerance=tolerance)
+    comp = _one_reading(parsed, fits, failures, readings, group_reading)
+    if parsed.water_text is not None and parsed.water is None:
+        comp.warnings.append(
+            f"hydrate water {parsed.water_text!r} has no number: left out of the molar mass"
+        )
+    return comp
+
+
+def _try_readings(parsed: ParsedFormula, readings: list[str], name: str, formula: str,
+                  notes: list[str], *, group_reading: str | None, site_map: dict[str, str],
+                  normalize: bool, tolerance: float) -> tuple[dict[str, SiteComposition], dict[str, str]]:
+    """Fill the sublattices under each reading of the grouped coefficient: the compositions that
+    fit and, for the others, why not."""
     fits: dict[str, SiteComposition] = {}
     failures: dict[str, str] = {}
     for reading in readings:
         terms = parsed.resolved("total" if reading == "none" else reading)
         proto = _generic_prototype(terms) if name == "generic" else get_prototype(name)
         try:
-            occ, warnings = _fill(proto, terms, site_map or {}, normalize, tolerance, formula)
+            occ, warnings = _fill(proto, terms, site_map, normalize, tolerance, formula)
         except SublatticeError as exc:
             failures[reading] = str(exc)
             continue
@@ -144,28 +159,25 @@ def assign_sublattices(
                 comp.warnings.append(f"forced {reading} reading: {detail}")
             comp.notes.append(_reading_note(parsed, reading, detail, forced=bool(group_reading)))
         fits[reading] = comp
+    return fits, failures
 
+
+def _one_reading(parsed: ParsedFormula, fits: dict[str, SiteComposition], failures: dict[str, str],
+                 readings: list[str], group_reading: str | None) -> SiteComposition:
+    """The one composition that fits, or a SublatticeError saying why none or both do."""
     if len(fits) == 1:
-        comp = next(iter(fits.values()))
-    elif len(fits) > 1:
-        g = parsed.groups[0]
+        return next(iter(fits.values()))
+    if len(fits) > 1:
         raise SublatticeError(
-            f"dopant group {g.text} fits both readings (in total and per element); "
+            f"dopant group {parsed.groups[0].text} fits both readings (in total and per element); "
             "pass --group-reading total|per-element"
         )
-    elif readings == ["none"] or group_reading:
+    if readings == ["none"] or group_reading:
         raise SublatticeError(next(iter(failures.values())))
-    else:
-        g = parsed.groups[0]
-        raise SublatticeError(
-            f"dopant group {g.text} fits neither reading: "
-            + "; ".join(f"{r}: {msg}" for r, msg in failures.items())
-        )
-    if parsed.water_text is not None and parsed.water is None:
-        comp.warnings.append(
-            f"hydrate water {parsed.water_text!r} has no number: left out of the molar mass"
-        )
-    return comp
+    raise SublatticeError(
+        f"dopant group {parsed.groups[0].text} fits neither reading: "
+        + "; ".join(f"{r}: {msg}" for r, msg in failures.items())
+    )
 
 
 def _candidates(proto: Prototype, term: Term, site_map: dict[str, str]) -> list[str]:

@@ -187,11 +187,31 @@ def generate_sqs(comp: SiteComposition, parent: Atoms, option: SupercellOption, 
     supercell = make_supercell(parent, np.array(option.matrix))
     conc = icet_concentrations(cs, parent, option.counts)
     n_runs = max(n_runs or max(2 * n_structures, DEFAULT_RUNS), n_structures)
-    jobs = [(i, seed * 1000 + i) for i in range(n_runs)]
-    icet_cell = supercell.copy()
-    for key in list(icet_cell.arrays):
+    icet_cell = _bare_cell(supercell)
+    results = _anneal_all(cs, icet_cell, conc, n_steps, [(i, seed * 1000 + i) for i in range(n_runs)],
+                          n_workers, progress)
+    kept, target_cv = _best_distinct(cs, icet_cell, conc, results, n_structures)
+    structures = [_sqs_atoms(supercell, parent, comp, score, s, symbols) for score, s, symbols, _ in kept]
+    context = {"cluster_space": cs, "supercell": icet_cell, "concentrations": conc,
+               "target_cv": target_cv, "cutoffs": cutoffs, "active": active,
+               "symbols": [k[2] for k in kept], "n_runs": n_runs, "n_steps": n_steps,
+               "distinct_found": len(kept), "sublattice_array": supercell.arrays[SUBLATTICE].copy()}
+    return structures, context
+
+
+def _bare_cell(atoms: Atoms) -> Atoms:
+    """A copy with positions and numbers only (what icet's structure container accepts)."""
+    bare = atoms.copy()
+    for key in list(bare.arrays):
         if key not in ("numbers", "positions"):
-            del icet_cell.arrays[key]
+            del bare.arrays[key]
+    return bare
+
+
+def _anneal_all(cs, icet_cell: Atoms, conc: dict, n_steps: int, jobs: list[tuple[int, int]],
+                n_workers: int | None, progress) -> list[tuple[int, list[str]]]:
+    """Run every annealing job (run index, seed), in parallel over the cores; [(seed, symbols)]."""
+    n_runs = len(jobs)
     workers = max(1, min(n_workers or n_cores(), n_runs))
     ctx = mp.get_context("fork")
     queue = ctx.Queue() if progress else None
@@ -213,6 +233,13 @@ def generate_sqs(comp: SiteComposition, parent: Atoms, option: SupercellOption, 
         _drain(queue, done, progress, n_steps * n_runs)
     finally:
         _SHARED.clear()
+    return results
+
+
+def _best_distinct(cs, icet_cell: Atoms, conc: dict, results: list[tuple[int, list[str]]],
+                   n_structures: int) -> tuple[list[tuple], np.ndarray]:
+    """The `n_structures` lowest-score distinct occupations [(score, seed, symbols, cv)] and the
+    target cluster vector."""
     from icet.tools.structure_generation import _get_sqs_cluster_vector
     from mchammer.calculators.target_vector_calculator import compare_cluster_vectors
 
@@ -230,22 +257,21 @@ def generate_sqs(comp: SiteComposition, parent: Atoms, option: SupercellOption, 
             kept.append(item)
         if len(kept) == n_structures:
             break
-    structures = []
-    for score, s, symbols, _ in kept:
-        atoms = supercell.copy()
-        atoms.set_chemical_symbols([sym if sym != ICET_VACANCY else "H" for sym in symbols])
-        vac = [i for i, sym in enumerate(symbols) if sym == ICET_VACANCY]
-        del atoms[vac]
-        atoms.info.update(seed=s, icet_score=score, vacancies=len(vac), prototype=comp.prototype.name)
-        if "conventional_cell" in parent.info:
-            atoms.info["conventional_cell"] = parent.info["conventional_cell"]
-        atoms.info.pop("provenance", None)
-        structures.append(atoms)
-    context = {"cluster_space": cs, "supercell": icet_cell, "concentrations": conc,
-               "target_cv": target_cv, "cutoffs": cutoffs, "active": active,
-               "symbols": [k[2] for k in kept], "n_runs": n_runs, "n_steps": n_steps,
-               "distinct_found": len(kept), "sublattice_array": supercell.arrays[SUBLATTICE].copy()}
-    return structures, context
+    return kept, target_cv
+
+
+def _sqs_atoms(supercell: Atoms, parent: Atoms, comp: SiteComposition, score: float, seed: int,
+               symbols: list[str]) -> Atoms:
+    """The SQS as labelled Atoms: vacancies removed, seed, score and prototype in `info`."""
+    atoms = supercell.copy()
+    atoms.set_chemical_symbols([sym if sym != ICET_VACANCY else "H" for sym in symbols])
+    vac = [i for i, sym in enumerate(symbols) if sym == ICET_VACANCY]
+    del atoms[vac]
+    atoms.info.update(seed=seed, icet_score=score, vacancies=len(vac), prototype=comp.prototype.name)
+    if "conventional_cell" in parent.info:
+        atoms.info["conventional_cell"] = parent.info["conventional_cell"]
+    atoms.info.pop("provenance", None)
+    return atoms
 
 
 def _drain(queue, done: list[int], progress, total: int) -> None:

@@ -97,6 +97,10 @@ def test_supercell_of_a_cif_lists_the_file_cells(he_p2):
     assert doc["atoms_per_parent_cell"] == 10  # 2 TM + 4 O + the 4 Na_f/Na_e positions
     assert doc["target_site_fractions"]["Naf+Nae"] == pytest.approx({"Na": 1 / 3, "X": 2 / 3})
     assert doc["exact_supercell"] == {"n_cells": 15, "n_atoms": 150}
+    # --structure with a disordered CIF: the formula argument is its composition
+    doped = json.loads(ok("supercell", HE_NVPF, "--structure", NVPF, "--max-atoms", "80", "--json").stdout)
+    assert doped["formula"] == "Na3V1.9Ca0.02Mg0.02Al0.02Cr0.02Mn0.02P2O8F3"
+    assert doped["atoms_per_parent_cell"] == 76 and doped["target_site_fractions"]["Na2"] == {"Na": 0.5, "X": 0.5}
 
 
 @pytest.mark.slow

@@ -16,7 +16,8 @@ from structures.constants import SUBLATTICE
 from structures.end_members import EndMemberError, NoMixingSiteError, end_members, valence_notes
 from structures.prototypes import parent_cell
 from workflows.report.mixing import plot_mixing
-from workflows.studies.mixing import (
+from workflows.studies.mixing import mixing_study
+from workflows.studies.mixing_results import (
     K_B_EV_PER_K,
     MixingInputError,
     config_entropy_R,
@@ -24,7 +25,6 @@ from workflows.studies.mixing import (
     gibbs_mixing_eV_per_site,
     judge_synthesis,
     mixing_enthalpy_eV,
-    mixing_study,
     summary,
 )
 

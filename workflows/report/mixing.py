@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from workflows.report.plotting import COLOURS, figure, save
-from workflows.studies.mixing import K_B_EV_PER_K
+from workflows.studies.mixing_results import K_B_EV_PER_K
 
 
 def temperature_range_K(doc: dict) -> np.ndarray:

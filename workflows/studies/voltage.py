@@ -39,7 +39,7 @@ from structures.io import write_json, write_structure
 from structures.orderings import DEFAULT_MAX_ORDERINGS
 from structures.prototypes import parent_cell
 from structures.sqs import DEFAULT_STEPS
-from workflows.studies.mixing import calculator_name, finished_relaxation
+from workflows.studies.relaxations import calculator_name, finished_relaxation
 from workflows.studies.voltage_analysis import build_electrodes, compare_studies, study_notes, summaries
 from workflows.studies.voltage_geometry import state_geometry
 from workflows.studies.voltage_states import (

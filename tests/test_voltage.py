@@ -83,7 +83,7 @@ def test_na_contents_in_range_and_as_fractions():
 
 # ------------------------------------------------------------------ the study with a toy calculator
 
-E_SITE = {"Na": -3.0, "Ni": -5.0, "O": -4.0}
+E_SITE = {"Na": -3.0, "Ni": -5.0, "Mn": -6.0, "O": -4.0}
 CURVATURE_EV = 0.8  # E per f.u. gains c·x²: every content on the hull, known steps
 
 
@@ -100,8 +100,8 @@ class Quadratic(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         sym = atoms.get_chemical_symbols()
-        n_na, n_ni = sym.count("Na"), sym.count("Ni")
-        energy = sum(E_SITE[s] for s in sym) + (CURVATURE_EV * n_na**2 / n_ni if n_ni else 0.0)
+        n_na, n_tm = sym.count("Na"), sym.count("Ni") + sym.count("Mn")
+        energy = sum(E_SITE[s] for s in sym) + (CURVATURE_EV * n_na**2 / n_tm if n_tm else 0.0)
         self.results = {"energy": energy, "free_energy": energy, "forces": np.zeros((len(atoms), 3)),
                         "stress": np.zeros(6)}
 
@@ -152,6 +152,26 @@ def test_study_reports_states_above_the_hull(tmp_path):
     assert len(above) == 3  # every ordering at x = 0.5, with its exact energy above the line
     # E/f.u. = const + ε x − c x²: above the chord at x = 0.5 by c/4
     assert all(a["e_above_hull_eV_per_fu"] == pytest.approx(CURVATURE_EV / 4, abs=1e-6) for a in above)
+
+
+def test_pristine_beside_high_entropy(tmp_path, capsys):
+    from workflows.cli.voltage import _print_voltage
+
+    small = {"max_atoms": 16, "min_width_A": 0.0, "sqs_steps": 200, "n_sqs": 2}
+    doc = voltage_study("NaNi0.5Mn0.5O2", "o3", tmp_path, x=[1, 0.5, 0], calculators=[Quadratic()],
+                        pristine="NaNiO2", n_relax=1, **small).to_json()
+    assert (tmp_path / "pristine" / "voltage.json").is_file()
+    comp = doc["comparison"]
+    assert comp["pristine"]["formula"] == "NaNiO2" and comp["same_na_per_fu"]
+    assert [h["kind"] for h in doc["hosts"]] == ["sqs"] * len(doc["hosts"])
+    assert all(s["search"] != "enumeration" for s in doc["states"] if s["na_per_fu"] == 0.5)
+    # the toy E(x) depends only on x, so HE and pristine give the same voltage: difference 0
+    diff = comp["difference_he_minus_pristine"]["quadratic"]
+    assert diff["average_voltage_V"] == pytest.approx(0.0, abs=1e-6)
+    plot_voltage(doc, tmp_path / "voltage.png")
+    plot_strain(doc, tmp_path / "strain.png")
+    _print_voltage(doc)
+    assert "Pristine NaNiO2" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ bad input through the CLI

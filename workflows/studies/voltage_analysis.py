@@ -145,7 +145,8 @@ def _side(doc: dict) -> dict:
             "volume_change_percent": doc["volume_change_percent"],
             "lattice_change_percent": doc["lattice_change_percent"], "converged": doc["converged"],
             "electrodes": [{k: e[k] for k in ("calculator", "host", "average_voltage_V", "voltage_steps",
-                                              "volume_change_percent", "lattice_change_percent", "profile")}
+                                              "volume_change_percent", "lattice_change_percent", "profile",
+                                              "converged")}
                            for e in doc["electrodes"]]}
 
 

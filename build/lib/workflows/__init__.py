@@ -1,0 +1,1 @@
+"""hecathode.workflows"""

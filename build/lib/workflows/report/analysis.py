@@ -1,0 +1,127 @@
+"""One campaign's numbers in one document (analysis.json), from the result files of its steps.
+
+Per material: ΔS_config (target and achieved in the SQS, R), SQS quality, relaxed energies and
+volumes per host atom (Å^3, host = every atom but alkali ions), the volume change against the
+pristine material (%), and every NEB hop (barriers eV, profile, local environment,
+convergence). For NVPF the review's barriers and the DFT literature range are noted beside the
+computed ones (`calculators.neb.nvpf_comparison`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import numpy as np
+
+from calculators.neb import NVPF_LITERATURE_EV, NVPF_REVIEW_EV, nvpf_comparison
+from workflows.summary import min_mean_max
+
+
+def _load(path: str) -> dict | None:
+    p = Path(path)
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def _latest(entries: list[dict], key) -> dict:
+    """The last entry per key (a rerun firework pushes its result again)."""
+    out: dict = {}
+    for e in entries:
+        out[key(e)] = e
+    return out
+
+
+def _sqs_row(s: dict) -> dict:
+    """icet score and mean |Warren–Cowley α| (shells 1–2, all mixing sublattices) of one SQS,
+    beside the mean over random occupations of the same supercell."""
+    q = s.get("quality", {})
+    sqs_alpha = [sh["mean_abs_alpha"] for shells in q.get("warren_cowley", {}).values() for sh in shells]
+    rnd_alpha = [a for shells in q.get("random_mean_abs_alpha", {}).values() for a in shells]
+    return {"name": s["name"], "n_atoms": s["n_atoms"], "icet_score": q.get("icet_score"),
+            "random_icet_score": q.get("random_score_mean"),
+            "mean_abs_alpha": float(np.mean(sqs_alpha)) if sqs_alpha else None,
+            "random_mean_abs_alpha": float(np.mean(rnd_alpha)) if rnd_alpha else None}
+
+
+def _neb_rows(doc: dict, structure: str) -> list[dict]:
+    rows = []
+    for calc, res in doc.get("results", {}).items():
+        for r in res.get("hops", []):
+            hop = r["hop"]
+            env = hop.get("environment") or {}
+            rows.append({
+                "structure": structure, "hop": f"{hop['start_label']}->{hop['end_label']}",
+                "length_A": hop["length_A"], "forward_barrier_eV": r["forward_barrier_eV"],
+                "reverse_barrier_eV": r["reverse_barrier_eV"], "reaction_energy_eV": r["reaction_energy_eV"],
+                "converged": r["converged"], "saddle": r["saddle"], "calculator": calc,
+                "environment": " ".join(f"{el}{n}" for el, n in sorted(env.items())),
+                "force_calls": r.get("force_calls"), "max_force_eV_A": r.get("max_force_eV_per_A"),
+                "profile": {"reaction_coordinate_A": r["reaction_coordinate_A"],
+                            "energies_eV": r["image_energies_eV"]}})
+    return rows
+
+
+def collect(campaign: dict, structures_results: list[dict], relax_results: list[dict],
+            neb_results: list[dict]) -> dict:
+    """analysis.json from the entries the tasks pushed (paths to their JSON files)."""
+    built = _latest(structures_results, lambda e: e["material"])
+    relaxed = _latest(relax_results, lambda e: (e["material"], e["index"]))
+    nebs = _latest(neb_results, lambda e: (e["material"], e["index"]))
+    doc = {"campaign": campaign["name"], "description": campaign.get("description", ""),
+           "calculator": campaign["calculator"], "preset": campaign.get("preset"),
+           "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "materials": [], "notes": []}
+    pristine_volume = None
+    compared: set[str] = set()
+    for mat in campaign["materials"]:
+        name = mat["name"]
+        sdoc = _load(built[name]["json"]) if name in built else None
+        row = {"name": name, "formula": mat["formula"], "prototype": mat["prototype"], "role": mat["role"],
+               "entropy": {}, "sqs": [], "structures": [], "neb": [], "notes": []}
+        if sdoc:
+            row["entropy"] = {"target_R": sdoc["entropy_target_R"],
+                              "target_class": sdoc["entropy_target_class"],
+                              "achieved_R": sdoc["entropy_achieved_R"],
+                              "achieved_class": sdoc["entropy_achieved_class"]}
+            row["sqs"] = [_sqs_row(s) for s in sdoc["structures"] if "quality" in s]
+            row["notes"] += sdoc.get("notes", [])
+        else:
+            row["notes"].append("structures step did not finish")
+        for (m, _), entry in sorted(relaxed.items()):
+            if m != name:
+                continue
+            rdoc = _load(entry["json"]) or {}
+            v0, v1 = entry["volume_per_host_atom_A3_initial"], entry["volume_per_host_atom_A3_relaxed"]
+            row["structures"].append({
+                "name": entry["structure"], "n_atoms": rdoc.get("natoms"),
+                "energy_eV_per_atom": rdoc.get("energy_per_atom_eV"),
+                "volume_per_host_atom_A3_initial": v0, "volume_per_host_atom_A3_relaxed": v1,
+                "volume_change_pct": 100 * (v1 - v0) / v0, "max_force_eV_A": rdoc.get("max_force_eV_per_A"),
+                "converged": rdoc.get("converged"), "calculator": rdoc.get("calculator"),
+                "steps": rdoc.get("steps")})
+        for (m, _), entry in sorted(nebs.items()):
+            if m == name and (ndoc := _load(entry["json"])):
+                row["neb"] += _neb_rows(ndoc, entry["structure"])
+                row["notes"] += ndoc.get("notes", [])
+                if ndoc.get("nvpf_reference"):  # the NEB step compared with the review already
+                    compared.add(name)
+        barriers = [r["forward_barrier_eV"] for r in row["neb"]]
+        row["neb_summary"] = min_mean_max(barriers)
+        volumes = [s["volume_per_host_atom_A3_relaxed"] for s in row["structures"]]
+        row["mean_volume_per_host_atom_A3"] = float(np.mean(volumes)) if volumes else None
+        if mat["role"] == "pristine" and volumes and pristine_volume is None:
+            pristine_volume = row["mean_volume_per_host_atom_A3"]
+        doc["materials"].append(row)
+    for row in doc["materials"]:
+        v = row["mean_volume_per_host_atom_A3"]
+        row["volume_vs_pristine_pct"] = (100 * (v - pristine_volume) / pristine_volume
+                                         if v is not None and pristine_volume else None)
+    if any(m["prototype"] == "nvpf" for m in campaign["materials"]):
+        doc["nvpf_reference"] = {"review_eV": NVPF_REVIEW_EV, "literature_range_eV": list(NVPF_LITERATURE_EV)}
+        for row in doc["materials"]:
+            if row["prototype"] == "nvpf" and row["neb_summary"]["n"] and row["name"] not in compared:
+                material = "pristine" if row["role"] == "pristine" else "high-entropy"
+                doc["notes"].append(f"{row['name']}: lowest barrier: "
+                                    + nvpf_comparison(row["neb_summary"]["min_eV"], material))
+    return doc  # a class change between formula and SQS is noted by the SQS step (sqs_set)

@@ -50,6 +50,7 @@ from workflows.studies.voltage_states import (
     na_contents,
     pristine_host,
     sqs_hosts,
+    tm_oxidation_state,
 )
 
 DEFAULT_N_RELAX = 3
@@ -340,7 +341,9 @@ def build_result(comp, hosts: Sequence[Host], states: list[VoltageState], metals
         formula=comp.formula, prototype=comp.prototype.name,
         hosts=[{"name": h.name, "kind": h.kind, "formula": h.composition.formula,
                 "formula_matches": _same_amounts(h.composition, comp), "n_atoms": len(h.atoms),
-                "n_fu": h.n_fu, "na_per_fu": h.na_per_fu, "start_structure": h.start_structure}
+                "n_fu": h.n_fu, "na_per_fu": h.na_per_fu, "start_structure": h.start_structure,
+                "tm_oxidation_state": {f"{na:g}": tm_oxidation_state(h, na)
+                                       for na in sorted({s.na_per_fu for s in states}, reverse=True)}}
                for h in hosts],
         calculators=calculators, na_per_fu=sorted({s.na_per_fu for s in states}, reverse=True),
         states=states, electrodes=electrodes, na_metal=metals, orderings=orderings, settings=settings,

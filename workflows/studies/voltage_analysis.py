@@ -163,8 +163,11 @@ def compare_studies(high_entropy: dict, pristine: dict) -> dict:
                    "volume_change_percent": he_s["mean_percent"] - p_s["mean_percent"],
                    "he_sqs_spread_percent": he_s.get("spread_percent", 0.0)}
     return {"pristine": _side(pristine), "high_entropy": _side(high_entropy),
-            "difference_he_minus_pristine": diff, "same_na_per_fu": high_entropy["na_per_fu"]
-            == pristine["na_per_fu"]}
+            "difference_he_minus_pristine": diff,
+            "same_na_per_fu": high_entropy["na_per_fu"] == pristine["na_per_fu"],
+            "reading": "a difference smaller than the HE SQS spread, or than the potentials' "
+                       "disagreement, is not resolved; where the SQS hold another composition than the "
+                       "formula (notes), the difference is that of the SQS composition"}
 
 
 # ------------------------------------------------------------------ notes
@@ -193,6 +196,11 @@ def study_notes(comp, result, sqs_doc: dict | None) -> list[str]:
     if cells:
         notes.append(f"the SQS cells hold {', '.join(cells)}, not {comp.formula}: every voltage and strain "
                      "here describes the SQS composition (the nearest representable in the cell)")
+    notes.append("formal mean transition-metal oxidation state (charge balance) from the sodiated to the "
+                 "desodiated end: " + "; ".join(
+                     f"{h['name']} " + " -> ".join(f"+{q:.2f}" for q in h["tm_oxidation_state"].values())
+                     for h in result.hosts)
+                 + " (a couple beyond the usual one, e.g. V4+/V5+, raises the voltage)")
     notes.append(EWALD_NOTE)
     notes += _ordering_notes(result)
     for s in result.states:

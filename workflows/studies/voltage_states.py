@@ -187,6 +187,14 @@ def ewald_charges(host: Host, na_per_fu: float) -> dict[str, float]:
     return {el: float(q) + shift for el, q in states.items() if el in TRANSITION_METALS}
 
 
+def tm_oxidation_state(host: Host, na_per_fu: float) -> float:
+    """Mean formal oxidation state of the transition metals at `na_per_fu` (charge balance)."""
+    mixing = host.composition.role("mixing")[0]
+    charges = ewald_charges(host, na_per_fu)
+    amounts = {el: a for el, a in mixing.species.items() if el in charges}
+    return sum(a * charges[el] for el, a in amounts.items()) / sum(amounts.values())
+
+
 @dataclass
 class Desodiated:
     """The candidates at one Na content (lowest Ewald first) and how they were found."""
@@ -238,4 +246,4 @@ def desodiated(host: Host, na_per_fu: float, *, n_relax: int | None, seed: int =
 
 
 __all__ = ["Desodiated", "Host", "VoltageInputError", "cell_composition", "desodiated", "ewald_charges",
-           "is_ordered", "na_contents", "pristine_host", "sqs_hosts"]
+           "is_ordered", "na_contents", "pristine_host", "sqs_hosts", "tm_oxidation_state"]

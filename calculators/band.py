@@ -15,6 +15,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
+from calculators.images import evaluate_images
 from calculators.results import Relaxation
 from calculators.trajectory import read_frames, rewrite
 
@@ -47,11 +48,8 @@ class ImageCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        work = self.atoms.copy()
-        work.calc = self.shared
-        energy = work.get_potential_energy()
-        self.results = {"energy": energy, "free_energy": energy, "forces": work.get_forces()}
-        self.counter[0] += 1
+        (energy,), (forces,) = evaluate_images([self.atoms], self.shared, self.counter)
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
 
 
 class Band:

@@ -136,13 +136,15 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
             rattle: float = 0.05, seed: int = 0, endpoint_fmax: float | None = None,
             use_symmetry: bool = True, dynamic: bool = True, directory: str | Path | None = None,
             preset: str | None = None, callback: Callable[[dict], None] | None = None,
-            **overrides) -> NebHop:
+            relaxed_ends: tuple[Relaxation, Relaxation] | None = None, **overrides) -> NebHop:
     """Relax the endpoints of `hop`, then run a climbing-image NEB (see module docstring).
 
     calculator: a name (chgnet, sevenn, gpaw) built with `preset` and `overrides`, or an ASE
     calculator (shared by all images). Returns a `calculators.results.NebHop` (its `images`:
     the band). A converged result already in `directory` for the same hop and settings is
-    returned without recomputing.
+    returned without recomputing. `relaxed_ends`: the two endpoints already relaxed (atom
+    order of `endpoints(atoms, hop)`, e.g. shared by a hop network): stage 1 is skipped and
+    the hop's `force_calls` are the band's alone.
     """
     t0 = time.perf_counter()
     opt_name = check_settings(n_images, fmax, spring, optimizer)
@@ -156,8 +158,13 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
 
     initial, final, moving = _rattled_endpoints(atoms, hop, rattle, seed)
     calc, name, preset_label = _neb_calculator(calculator, preset, initial, run_dir, overrides)
-    ends = _relax_endpoints(atoms, hop, initial, final, moving, calc, use_symmetry=use_symmetry,
-                            fmax=endpoint_fmax or fmax, steps=steps, run_dir=run_dir, callback=callback)
+    if relaxed_ends is not None:
+        _check_apart(relaxed_ends[0].atoms, relaxed_ends[1].atoms, moving, hop)
+        ends = _Ends(relaxed_ends[0], relaxed_ends[1], moving, False, calls=0)
+    else:
+        ends = _relax_endpoints(atoms, hop, initial, final, moving, calc, use_symmetry=use_symmetry,
+                                fmax=endpoint_fmax or fmax, steps=steps, run_dir=run_dir,
+                                callback=callback)
     # DyNEB (Lindgren et al., JCTC 15, 5787 (2019)) does not recompute images already below
     # fmax; the ODE solver moves all images together and gets the plain NEB
     band = Band(ends.initial, ends.final, calc, initial.get_initial_magnetic_moments(),
@@ -210,6 +217,7 @@ class _Ends:
     final: Relaxation
     moving: int  # the hopping atom's index in the endpoint cells
     from_symmetry: bool  # the final state was the relaxed initial one mapped by a symmetry
+    calls: int  # force calls spent on the endpoints for this hop (0: relaxed elsewhere, shared)
 
 
 def _relax_endpoints(atoms: Atoms, hop: Hop, initial: Atoms, final: Atoms, moving: int, calc, *,
@@ -219,8 +227,6 @@ def _relax_endpoints(atoms: Atoms, hop: Hop, initial: Atoms, final: Atoms, movin
     operation swaps has equivalent endpoints: the relaxed final state is the relaxed initial
     one mapped by it (checked by relax: one force call). Refuses endpoints that relaxed into
     each other."""
-    from ase.geometry import find_mic
-
     from calculators.relax import relax
 
     swap = reversing_operation(atoms, hop) if use_symmetry else None
@@ -234,13 +240,20 @@ def _relax_endpoints(atoms: Atoms, hop: Hop, initial: Atoms, final: Atoms, movin
                           trajectory=run_dir / f"{tag}.traj" if run_dir else None, optimizer="BFGS",
                           callback=(lambda info, tag=tag: callback({**info, "stage": tag}))
                           if callback else None)
-    a, b = done["initial"].atoms, done["final"].atoms
+    _check_apart(done["initial"].atoms, done["final"].atoms, moving, hop)
+    calls = sum(end.steps + 1 for end in done.values())
+    return _Ends(done["initial"], done["final"], moving, mapped is not None, calls=calls)
+
+
+def _check_apart(a: Atoms, b: Atoms, moving: int, hop: Hop) -> None:
+    """Refuse endpoints that relaxed into each other (the moving atom less than half a hop apart)."""
+    from ase.geometry import find_mic
+
     moved, _ = find_mic(b.positions[moving] - a.positions[moving], a.cell, a.pbc)
     if np.linalg.norm(moved) < 0.5 * hop.length:
         raise NEBInputError(f"the endpoints relaxed into each other (the moving atom ends "
                             f"{np.linalg.norm(moved):.2f} Å apart for a {hop.length:.2f} Å hop): "
                             "no barrier to compute for this hop")
-    return _Ends(done["initial"], done["final"], moving, mapped is not None)
 
 
 ENDPOINT_MAXIMUM_NOTE = (
@@ -267,7 +280,7 @@ def _summarise(atoms: Atoms, hop: Hop, ends: _Ends, band: Band, **run) -> NebHop
         reaction_coordinate_A=_reaction_coordinate(band.images),
         max_force_eV_per_A=band.max_force(),
         resumed=band.resumed is not None,
-        force_calls=band.calls[0] + sum(end.steps + 1 for end in (ends.initial, ends.final)),
+        force_calls=band.calls[0] + ends.calls,
         band_force_calls=band.calls[0],
         endpoint_energies_eV=[float(energies[0]), float(energies[-1])],
         endpoint_relax_steps=[ends.initial.steps, ends.final.steps],

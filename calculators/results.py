@@ -171,9 +171,11 @@ class HopNetwork(_JsonResult):
     lengths Å.
 
     `hops`: one dict per hop class: class, multiplicity, the hop (indices, labels, length_A,
-    ...), and either `skipped` (why) or forward/reverse/effective barriers, reaction and
-    saddle energy, saddle, converged, endpoint energies, force calls, endpoint displacement
-    and `reconstructed`.
+    ...), environment, and either `skipped` (why) or endpoint energies and displacement,
+    `reconstructed`, `screen_estimate` (idpp, short-neb or None), `screened_barrier_eV`
+    (effective, None without screening), `refined`; refined hops add forward/reverse/effective
+    barriers, reaction and saddle energy, saddle, converged and their band's force calls;
+    screened-only hops have no `effective_barrier_eV`.
     """
 
     species: str
@@ -184,6 +186,12 @@ class HopNetwork(_JsonResult):
     percolation_barrier_eV: dict[str, float | None]  # per axis a, b, c; None: no path
     axes_A: list[list[float]]
     converged: bool
+    site_energies_eV: dict[str, float] | None = None  # relaxed vacancy state per site, rel. lowest
+    site_energy_spread_eV: float | None = None  # highest - lowest of site_energies_eV
+    screen: str = "none"  # the barrier estimate of the screening: idpp, short-neb or none
+    screen_margin_eV: float | None = None  # hops refined: estimate <= threshold + this
+    n_refined: int | None = None  # hops refined by CI-NEB (the others: screened only)
+    force_calls: dict[str, int] | None = None  # vacancy_states, screening, refinement, total
 
     @classmethod
     def from_json(cls, source: str | Path | dict) -> HopNetwork:

@@ -314,3 +314,35 @@ def map_state(relaxed: Atoms, operation: tuple[np.ndarray, np.ndarray], target: 
         taken[same[best]] = True
         out.positions[k] = target.positions[k] + d[best]
     return out
+
+
+def site_orbits(atoms: Atoms, sites: list[int], use_symmetry: bool = True, symprec: float = 0.05
+                ) -> dict[int, tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """For each of `sites`: (its representative site, a space-group operation (R, t),
+    fractional, that maps the representative onto it). Representatives are the first of each
+    orbit among `sites` (mapped by the identity); in a cell without symmetry (an SQS) or with
+    `use_symmetry` False every site is its own. A vacancy state relaxed on the representative,
+    mapped by the operation (`map_state`), is the vacancy state on the site.
+    """
+    identity = (np.eye(3), np.zeros(3))
+    ops = list(zip(*_operations(atoms, symprec), strict=True)) if use_symmetry else []
+    frac = atoms.get_scaled_positions(wrap=False)
+    numbers = _species_ids(atoms)
+    out: dict[int, tuple[int, tuple[np.ndarray, np.ndarray]]] = {}
+    reps: list[int] = []
+    for s in sorted(set(sites)):
+        out[s] = (s, identity)
+        for r in reps:
+            hit = next(((np.array(R, float), np.array(t, float)) for R, t in ops
+                        if numbers[r] == numbers[s] and _same_site(R @ frac[r] + t, frac[s])), None)
+            if hit is not None:
+                out[s] = (r, hit)
+                break
+        if out[s][0] == s:
+            reps.append(s)
+    return out
+
+
+def _same_site(p: np.ndarray, q: np.ndarray) -> bool:
+    d = p - q
+    return bool(np.allclose(d, np.round(d), atol=1e-3))

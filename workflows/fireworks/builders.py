@@ -16,11 +16,15 @@ Campaign file (see configs/campaigns/*.yaml):
          neb: {n_hops: 2}}                                                  # per-material overrides
       - {name: HE-P2, structure: he_p2.cif, sqs: {n_structures: 2}}         # a (disordered) CIF instead
                                                                             # of formula/prototype
+    mixing: {n_sqs: 3, synthesis_temperature_K: 1173}   # optional studies, campaign-wide and/or per
+    voltage: {na: [3, 1], n_relax: 2}                   # material (null: off); see study_builders
 
 Fireworks, per material M: "M structures" → "M relax <s>" per structure → "M neb <s>";
-then one "<campaign> analysis" after all of them. Each firework runs in its own folder
-`<campaign dir>/<M>/<step>` (spec `_launch_dir`), so a rerun resumes from its files; spec
-`_category` is the step kind (structures, relax, neb, analysis) for FireWorks workers.
+with `mixing:` / `voltage:` one firework per relaxation of the study and a join
+(`workflows.fireworks.study_builders`); then one "<campaign> analysis" after all of them. Each
+firework runs in its own folder `<campaign dir>/<M>/<step>` (spec `_launch_dir`), so a rerun
+resumes from its files; spec `_category` is the step kind (structures, relax, neb, join,
+analysis) for FireWorks workers.
 """
 
 from __future__ import annotations
@@ -32,9 +36,18 @@ from pathlib import Path
 import yaml
 
 from structures.errors import HecathodeInputError
+from workflows.fireworks.study_builders import (
+    STUDIES,
+    check_mixing,
+    check_voltage,
+    study_defaults,
+    study_fireworks,
+)
 
-TOP_KEYS = {"name", "description", "calculator", "preset", "relax", "neb", "queue", "materials"}
-MATERIAL_KEYS = {"name", "formula", "prototype", "role", "sqs", "relax", "neb", "structure"}
+TOP_KEYS = {"name", "description", "calculator", "preset", "relax", "neb", "queue", "materials", "mixing",
+            "voltage"}
+MATERIAL_KEYS = {"name", "formula", "prototype", "role", "sqs", "relax", "neb", "structure", "mixing",
+                 "voltage"}
 RELAX_KEYS = {"fmax", "steps", "relax_cell", "optimizer", "prerelax", "prerelax_fmax"}
 NEB_KEYS = {"hop", "n_hops", "n_images", "fmax", "steps", "optimizer", "spring", "cutoff"}
 SQS_KEYS = {"n_structures", "max_atoms", "seed", "n_steps", "n_runs", "min_width", "tolerance", "exact",
@@ -82,6 +95,10 @@ def load_campaign(path: str | Path, calculator: str | None = None) -> dict:
     if camp["neb"] is not None:
         _check_keys("neb", camp["neb"], NEB_KEYS)
     camp["queue"] = camp.get("queue") or {}
+    for study in STUDIES:  # campaign-wide defaults; each material's settings are checked in full below
+        camp[study] = camp.get(study) or None
+        if camp[study] is not None:
+            _check_keys(study, camp[study], set(study_defaults(study)))
     seen: set[str] = set()
     materials = [_material(m, f"materials[{k}]", camp, path.parent, seen)
                  for k, m in enumerate(camp["materials"])]
@@ -121,6 +138,9 @@ def _material(m: dict, where: str, camp: dict, base: Path, seen: set[str]) -> di
         hop = str(mat["neb"].get("hop", ""))
         if hop.count(":") != 1 or not all(hop.split(":")):
             raise CampaignError(f"{where}.neb.hop {hop!r}: write FROM:TO with site labels, e.g. Na2:Na1")
+    for study, check in (("mixing", check_mixing), ("voltage", check_voltage)):
+        if (settings := check(m, where, camp, mat)) is not None:  # absent: the fingerprint stays as before
+            mat[study] = settings
     return mat
 
 
@@ -179,12 +199,16 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
     calc, preset = campaign["calculator"], campaign["preset"]
     fws, links, everything = [], {}, []
 
-    def firework(task, name: str, category: str, folder: Path) -> Firework:
+    def firework(task, name: str, category: str, folder: Path, to_analysis: bool = True) -> Firework:
         fw = Firework([task], name=name, spec={"_launch_dir": str(folder), "_category": category,
                                                "campaign_order": len(fws)})
         fws.append(fw)
-        everything.append(fw)
+        if to_analysis:
+            everything.append(fw)
         return fw
+
+    def study_step(task, name: str, category: str, folder: Path) -> Firework:
+        return firework(task, name, category, folder, to_analysis=False)
 
     for mat in campaign["materials"]:
         base = root / mat["name"]
@@ -206,9 +230,10 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
                                        settings=neb),
                                f"{mat['name']} neb {label}", "neb", base / f"neb-{label}")
                 links[relax] = [nfw]
+        everything += study_fireworks(mat, root, study_step, links)  # mixing, voltage: joins only
     summary = {k: campaign[k] for k in ("name", "description", "calculator", "preset")}
-    summary["materials"] = [{k: m[k] for k in ("name", "formula", "prototype", "role")}
-                            for m in campaign["materials"]]
+    summary["materials"] = [{**{k: m[k] for k in ("name", "formula", "prototype", "role")},
+                             **{s: True for s in STUDIES if m.get(s)}} for m in campaign["materials"]]
     analysis = Firework([AnalysisTask(campaign=summary)], name=f"{campaign['name']} analysis",
                         spec={"_launch_dir": str(root / "analysis"), "_category": "analysis",
                               "campaign_order": len(fws)})

@@ -1,4 +1,5 @@
-"""FireTasks of a campaign: build structures, relax, NEB, analysis.
+"""FireTasks of a campaign: build structures, relax, NEB, analysis (the mixing and voltage
+steps are in `workflows.fireworks.study_tasks`).
 
 Each task is thin: it calls the plain functions of `structures` / `calculators` /
 `workflows.studies.neb_study` in its launch directory (set per firework through `_launch_dir`, so a
@@ -191,7 +192,9 @@ class AnalysisTask(FiretaskBase):
         from workflows.report.analysis import collect
 
         doc = collect(self["campaign"], fw_spec.get("structures_results", []),
-                      fw_spec.get("relax_results", []), fw_spec.get("neb_results", []))
+                      fw_spec.get("relax_results", []), fw_spec.get("neb_results", []),
+                      mixing_results=fw_spec.get("mixing_results", []),
+                      voltage_results=fw_spec.get("voltage_results", []))
         path = write_json(Path.cwd() / "analysis.json", doc)
         _say(f"analysis written to {path}")
         return FWAction(stored_data={"analysis": str(path)})

@@ -2,9 +2,10 @@
 
 Per material: ΔS_config (target and achieved in the SQS, R), SQS quality, relaxed energies and
 volumes per host atom (Å^3, host = every atom but alkali ions), the volume change against the
-pristine material (%), and every NEB hop (barriers eV, profile, local environment,
-convergence). For NVPF the review's barriers and the DFT literature range are noted beside the
-computed ones (`calculators.neb.nvpf_comparison`).
+pristine material (%), every NEB hop (barriers eV, profile, local environment,
+convergence), and the mixing (ΔH_mix, T*) and voltage (average voltage, strain) studies. For
+NVPF the review's barriers and the DFT literature range are noted beside the computed ones
+(`calculators.neb.nvpf_comparison`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from calculators.neb import NVPF_LITERATURE_EV, NVPF_REVIEW_EV, nvpf_comparison
+from workflows.report.study_analysis import add_studies
 from workflows.summary import min_mean_max
 
 
@@ -63,8 +65,11 @@ def _neb_rows(doc: dict, structure: str) -> list[dict]:
 
 
 def collect(campaign: dict, structures_results: list[dict], relax_results: list[dict],
-            neb_results: list[dict]) -> dict:
-    """analysis.json from the entries the tasks pushed (paths to their JSON files)."""
+            neb_results: list[dict], *, mixing_results: list[dict] | None = None,
+            voltage_results: list[dict] | None = None) -> dict:
+    """analysis.json from the entries the tasks pushed (paths to their JSON files); the mixing
+    and voltage joins' entries become each material's `mixing` / `voltage`
+    (`workflows.report.study_analysis`)."""
     built = _latest(structures_results, lambda e: e["material"])
     relaxed = _latest(relax_results, lambda e: (e["material"], e["index"]))
     nebs = _latest(neb_results, lambda e: (e["material"], e["index"]))
@@ -117,6 +122,7 @@ def collect(campaign: dict, structures_results: list[dict], relax_results: list[
         v = row["mean_volume_per_host_atom_A3"]
         row["volume_vs_pristine_pct"] = (100 * (v - pristine_volume) / pristine_volume
                                          if v is not None and pristine_volume else None)
+    add_studies(doc, campaign, mixing_results or [], voltage_results or [])
     if any(m["prototype"] == "nvpf" for m in campaign["materials"]):
         doc["nvpf_reference"] = {"review_eV": NVPF_REVIEW_EV, "literature_range_eV": list(NVPF_LITERATURE_EV)}
         for row in doc["materials"]:

@@ -14,6 +14,11 @@ Plots (each skipped, with a line in the report saying why, when there is no data
   DFT literature range as a band and the review's values as markers when the analysis carries
   `nvpf_reference`.
 
+With mixing / voltage studies (`workflows.report.study_report`): a Thermodynamics section (ΔH_mix,
+ΔS_config, T* and the synthesis verdict per potential; mixing_gibbs.png) and an Electrochemistry
+section (average voltage, volume and lattice change, states above the hull, pristine vs
+high-entropy; voltage_profiles.png, voltage_strain.png).
+
 Hollow markers and dashed lines are results that did not converge. The Markdown holds a summary
 table per material, the notes verbatim, what is missing, the plots, and an "Every number" table
 (one row per computed number). Every file is written atomically. A partial analysis (missing
@@ -30,6 +35,7 @@ from structures.errors import HecathodeInputError
 from structures.io import atomic_write
 from workflows.report.campaign_plots import PLOTS, num, profile
 from workflows.report.plotting import COLOURS
+from workflows.report.study_report import study_missing, study_numbers, study_sections
 from workflows.summary import min_mean_max
 
 DASH = "–"
@@ -73,7 +79,8 @@ def _material(m: dict, k: int) -> dict:
             "role": m.get("role") or DASH, "entropy": entropy, "sqs": _list(m.get("sqs")),
             "structures": structures, "neb": neb, "neb_summary": summary, "mean_volume": mean_volume,
             "volume_vs_pristine_pct": num(m.get("volume_vs_pristine_pct")), "notes": _notes(m.get("notes")),
-            "colour": COLOURS[k % len(COLOURS)]}
+            "colour": COLOURS[k % len(COLOURS)],
+            "studies": {s: m[s] if isinstance(m[s], dict) else None for s in ("mixing", "voltage") if s in m}}
 
 
 def _materials(analysis: dict) -> list[dict]:
@@ -322,7 +329,7 @@ def write_report(analysis: dict, out_dir: str | Path) -> Path:
 
     notes = _notes(analysis.get("notes")) + [f"{m['name']}: {n}" for m in mats for n in m["notes"]]
     lines += ["## Notes", ""] + (_bullets(notes) if notes else ["No notes."]) + [""]
-    missing = _missing(mats)
+    missing = _missing(mats) + study_missing(mats)
     if missing:
         lines += ["## Missing or incomplete", ""] + _bullets(missing) + [""]
 
@@ -336,7 +343,8 @@ def write_report(analysis: dict, out_dir: str | Path) -> Path:
             (out / name).unlink(missing_ok=True)  # a plot from an earlier, fuller analysis
             lines += [f"Not drawn: {why_not}.", ""]
 
-    numbers = every_number(mats, calc)
+    lines += study_sections(mats, out)  # Thermodynamics, Electrochemistry (materials with those studies)
+    numbers = every_number(mats, calc) + study_numbers(mats)
     lines += ["## Every number", "",
               "| material | structure | quantity | value | unit | calculator | converged |",
               "| --- | --- | --- | --- | --- | --- | --- |"]

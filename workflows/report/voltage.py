@@ -57,7 +57,8 @@ def plot_strain(doc: dict, path: str | Path) -> Path:
     """Volume per host atom and conventional lattice parameters vs Na content, percent change
     from the sodiated end state (lowest state per content)."""
     fig, (ax_v, ax_l) = figure(ncols=2, size=(11, 4.2))
-    for label, colour, style, e in _series(doc):
+    series = _series(doc)
+    for label, colour, style, e in series:
         rows = sorted(e["profile"], key=lambda r: -r["na_per_fu"])
         v0, l0 = rows[0]["volume_per_host_atom_A3"], rows[0]["lattice"]
         na = [r["na_per_fu"] for r in rows]
@@ -66,14 +67,15 @@ def plot_strain(doc: dict, path: str | Path) -> Path:
         for k, (axis, marker) in enumerate((("a", "s"), ("b", "^"), ("c", "v"))):
             ax_l.plot(na, [100 * (r["lattice"][axis] - l0[axis]) / l0[axis] for r in rows], marker=marker,
                       color=colour, ls=style, lw=1.0, alpha=1.0 - 0.25 * k,
-                      label=f"{axis}: {label}" if len(doc["electrodes"]) < 4 else None)
+                      label=f"{axis}: {label}" if len(series) < 3 else None)
     for ax, what in ((ax_v, "volume per host atom"), (ax_l, "lattice parameter (conventional cell)")):
         ax.axhline(0.0, color="0.5", lw=0.6)
         ax.set_xlabel("Na per formula unit")
         ax.set_ylabel(f"{what} change (%)")
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
     ax_v.set_title(f"{doc['formula']}: strain on desodiation", fontsize=9)
-    ax_l.set_title("a (■), b (▲), c (▼)", fontsize=9)
+    ax_l.set_title("a (■), b (▲), c (▼); lines as in the volume panel", fontsize=9)
     return save(fig, path)
 
 

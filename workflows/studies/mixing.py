@@ -59,7 +59,7 @@ from workflows.studies.mixing_results import (  # noqa: F401  (part of the mixin
     potential_uncertainty,
     summary,
 )
-from workflows.studies.relaxations import calculator_name, relax_in_folder
+from workflows.studies.relaxations import calculator_name, finished_relaxation, relax_in_folder
 
 # ------------------------------------------------------------------ inputs: end members + SQS
 
@@ -163,6 +163,21 @@ def relax_one(cell: MixingCell, calculator, out_dir: Path, *, fmax: float, steps
     return _energy(cell, run, name, folder.relative_to(out_dir), reused)
 
 
+def read_energy(cell: MixingCell, calculator: str, out_dir: Path, *, fmax: float,
+                steps: int) -> Energy | None:
+    """The finished relaxation of `cell` in out_dir/<calculator>/<name>/ as an Energy (reused, with
+    the wall time it took), or None when it has not finished under these settings (nothing is
+    computed: a campaign's join step)."""
+    name = calculator_name(calculator)
+    folder = out_dir / name / cell.name
+    run = finished_relaxation(folder / "relax.json", name, fmax, steps)
+    if run is None:
+        return None
+    energy = _energy(cell, run, name, folder.relative_to(out_dir), True)
+    energy.wall_time_s = run.wall_time_s  # as recorded when it ran
+    return energy
+
+
 def _energy(cell: MixingCell, run: Relaxation, name: str, folder: Path, reused: bool) -> Energy:
     return Energy(name=cell.name, role=cell.role,
                   element=next(iter(cell.counts)) if cell.role == "end_member" else None,
@@ -224,24 +239,31 @@ def mixing_study(formula: str, prototype: str | None, out_dir: str | Path, *,
     A rerun with the same settings redoes no finished relaxation (`relaxations_reused`).
     """
     t0 = time.perf_counter()
-    names = _check_settings(calculators, synthesis_temperature_K, fmax, steps, preset)
+    names = check_settings(calculators, synthesis_temperature_K, fmax, steps, preset)
     out = Path(out_dir)
     inputs = prepare(formula, prototype, out, n_sqs=n_sqs, seed=seed, max_atoms=max_atoms,
                      min_width_A=min_width_A, sqs_steps=sqs_steps, sqs_runs=sqs_runs, rattle_A=rattle_A,
                      composition_options=composition_options, progress=progress)
     energies = [relax_one(cell, calc, out, fmax=fmax, steps=steps, preset=preset, progress=progress)
                 for calc in calculators for cell in inputs.cells]
-    settings = {"fmax_eV_per_A": fmax, "steps": steps, "relax": "ions + cell, BFGS, FrechetCellFilter",
-                "preset": preset, "n_sqs": n_sqs, "seed": seed, "max_atoms": max_atoms,
-                "min_width_A": min_width_A, "sqs_steps": sqs_steps, "sqs_runs": sqs_runs,
-                "rattle_A": rattle_A}
+    settings = study_settings(fmax=fmax, steps=steps, preset=preset, n_sqs=n_sqs, seed=seed,
+                              max_atoms=max_atoms, min_width_A=min_width_A, sqs_steps=sqs_steps,
+                              sqs_runs=sqs_runs, rattle_A=rattle_A)
     result = build_result(inputs, energies, names, synthesis_temperature_K, settings)
     result.wall_time_s = time.perf_counter() - t0
     write_json(out / "mixing.json", result.to_json())
     return result
 
 
-def _check_settings(calculators: Sequence, synthesis_K: float | None, fmax: float, steps: int,
+def study_settings(*, fmax: float, steps: int, preset: str | None, n_sqs: int, seed: int, max_atoms: int,
+                   min_width_A: float, sqs_steps: int, sqs_runs: int | None, rattle_A: float) -> dict:
+    """The `settings` block of mixing.json."""
+    return {"fmax_eV_per_A": fmax, "steps": steps, "relax": "ions + cell, BFGS, FrechetCellFilter",
+            "preset": preset, "n_sqs": n_sqs, "seed": seed, "max_atoms": max_atoms,
+            "min_width_A": min_width_A, "sqs_steps": sqs_steps, "sqs_runs": sqs_runs, "rattle_A": rattle_A}
+
+
+def check_settings(calculators: Sequence, synthesis_K: float | None, fmax: float, steps: int,
                     preset: str | None) -> list[str]:
     """Refuse bad settings before any SQS or relaxation; returns the calculator names."""
     from calculators.presets import resolve_settings

@@ -20,9 +20,10 @@ MLIP_NOTE = (
     "error scale: CHGNet and SevenNet-0 are fitted to Materials Project GGA/GGA+U energies; their "
     "intercalation voltages carry that reference's error (GGA+U: a few tenths of a volt against "
     "experiment; plain GGA underestimates TM-oxide voltages by up to ~1 V, Zhou et al., Phys. Rev. B "
-    "70, 235121 (2004)) plus the potential's own (tens of meV/atom, i.e. several tenths of a volt per "
-    "Na for a 20-70-atom cell): read voltages to ±0.3-0.5 V and pristine-vs-HE differences smaller "
-    "than the SQS spread or the potentials' disagreement as not resolved")
+    "70, 235121 (2004)) plus the potential's own energy error (tens of meV/atom against its training "
+    "data, partly cancelling between states of one framework): read voltages to ±0.3-0.5 V, and "
+    "pristine-vs-HE differences smaller than the SQS spread or the potentials' disagreement as not "
+    "resolved; compare with -c chgnet,sevenn")
 DFT_NOTE = ("error scale: GGA(+U) voltages are typically a few tenths of a volt off experiment "
             "(plain GGA without U low by up to ~1 V for TM oxides; Zhou et al., Phys. Rev. B 70, "
             "235121 (2004)); a small cell with loose settings adds its own error")
@@ -218,6 +219,11 @@ def study_notes(comp, result, sqs_doc: dict | None) -> list[str]:
         notes.append(MLIP_NOTE)
     if any(c not in MLIPS for c in calcs):
         notes.append(DFT_NOTE)
+    if len(calcs) > 1:
+        pu = summaries(result.electrodes, calcs)["potential_uncertainty"]
+        notes.append(f"potential uncertainty: {pu['between']} differ by {pu['average_voltage_V']:+.3f} V "
+                     f"in the mean average voltage and {pu['volume_change_percent']:+.2f} % in the volume "
+                     "change")
     if result.prototype in EXPERIMENT:
         notes.append(EXPERIMENT[result.prototype])
     notes.append(STRAIN_NOTE)

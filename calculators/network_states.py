@@ -1,0 +1,101 @@
+"""Vacancy states shared by the hops of a network: each relaxed once, reused by every hop.
+
+A vacancy state is the cell with one `species` site emptied. `relax_vacancy_states` relaxes
+one state per symmetry orbit of the sites the hops start or end on (`structures.hops.
+site_orbits`; in an SQS every site is its own orbit), at fixed cell, rattled like
+`calculators.neb.run_neb`'s endpoints; `hop_ends` turns two of them into the relaxed initial
+and final states of a hop in the atom order of `calculators.neb.endpoints` (a state on a site
+of another's orbit is that one mapped by the space-group operation: no force call). Energies
+eV, lengths Å.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from calculators.neb import endpoints
+from calculators.results import Relaxation
+from structures.hops import Hop, map_state, site_orbits
+from structures.io import ensure_site_labels
+
+
+@dataclass
+class VacancyStates:
+    """Relaxed vacancy states by representative site, the orbit of every site, force calls."""
+
+    relaxed: dict[int, Relaxation]
+    orbits: dict[int, tuple[int, tuple[np.ndarray, np.ndarray]]]
+    calls: list[int] = field(default_factory=lambda: [0])  # relaxations, fall-backs included
+    relax: Callable[[Atoms, str], Relaxation] | None = None  # relaxes one state (trajectory tag)
+
+    def energy_eV(self, site: int) -> float:
+        """Relaxed energy (eV) of the cell with `site` emptied."""
+        return self.relaxed[self.orbits[site][0]].energy_eV
+
+    def site_energies_eV(self) -> dict[str, float]:
+        """Relaxed vacancy energy of every site, relative to the lowest (eV), keyed by index."""
+        energies = {s: self.energy_eV(s) for s in sorted(self.orbits)}
+        low = min(energies.values())
+        return {str(s): round(e - low, 6) for s, e in energies.items()}
+
+
+def vacancy_state(atoms: Atoms, site: int, rattle: float, seed: int) -> Atoms:
+    """`atoms` with `site` emptied, shaken by Gaussian displacements of `rattle` Å."""
+    state = atoms.copy()
+    ensure_site_labels(state)
+    del state[site]
+    if rattle > 0:
+        state.positions += np.random.default_rng(seed).normal(0.0, rattle, state.positions.shape)
+    return state
+
+
+def relax_vacancy_states(atoms: Atoms, hops: list[Hop], calc, *, use_symmetry: bool = True,
+                         fmax: float = 0.05, steps: int = 500, rattle: float = 0.05, seed: int = 0,
+                         directory: Path | None = None, progress: Callable[[str], None] | None = None,
+                         callback: Callable[[dict], None] | None = None) -> VacancyStates:
+    """One fixed-cell relaxation per orbit of the sites `hops` start or end on (trajectories
+    `directory/sites/site-NNN.traj`, resumable); force calls counted in `.calls`."""
+    from calculators.relax import relax
+
+    calls = [0]
+
+    def run(state: Atoms, tag: str) -> Relaxation:
+        traj = directory / "sites" / f"{tag}.traj" if directory is not None else None
+        if traj is not None:
+            traj.parent.mkdir(parents=True, exist_ok=True)
+        done = relax(state, calc, fmax=fmax, steps=steps, relax_cell=False, trajectory=traj,
+                     optimizer="BFGS", callback=(lambda info: callback({**info, "stage": tag}))
+                     if callback else None)
+        calls[0] += (done.steps or 0) + 1
+        return done
+
+    orbits = site_orbits(atoms, [s for h in hops for s in (h.start, h.end)], use_symmetry)
+    reps = sorted({rep for rep, _ in orbits.values()})
+    relaxed = {}
+    for n, rep in enumerate(reps):
+        if progress:
+            progress(f"vacancy state {n + 1}/{len(reps)}: site {rep} emptied")
+        relaxed[rep] = run(vacancy_state(atoms, rep, rattle, seed), f"site-{rep:03d}")
+    return VacancyStates(relaxed, orbits, calls, run)
+
+
+def hop_ends(states: VacancyStates, atoms: Atoms, hop: Hop) -> tuple[Relaxation, Relaxation]:
+    """(initial, final) relaxed states of `hop` (vacancy on its end, then on its start), in the
+    atom order of `calculators.neb.endpoints`. A state that does not map onto the hop's
+    (a neighbour moved too far) is relaxed from the hop's own endpoint (counted in calls)."""
+    initial, final, _ = endpoints(atoms, hop)
+    out = []
+    for site, target, tag in ((hop.end, initial, "initial"), (hop.start, final, "final")):
+        rep, operation = states.orbits[site]
+        relaxed = states.relaxed[rep]
+        mapped = map_state(relaxed.atoms, operation, target)
+        if mapped is None and states.relax is not None:
+            out.append(states.relax(target, f"hop-{hop.start}-{hop.end}-{tag}"))
+            continue
+        out.append(replace(relaxed, atoms=mapped))
+    return out[0], out[1]

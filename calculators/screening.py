@@ -1,0 +1,69 @@
+"""Cheap barrier estimates of a hop between its relaxed endpoints (a network's screening).
+
+- `idpp`: the highest energy along the IDPP path between the relaxed endpoints (single points,
+  no optimisation; `n_images` interior images): an upper bound of the minimum-energy path's
+  maximum for that path's images, usually above the CI-NEB saddle;
+- `short-neb`: a climbing-image NEB with one image and a loose force criterion
+  (`SHORT_NEB_FMAX_EV_PER_A`), at most `SHORT_NEB_STEPS` steps.
+
+Each returns the estimated saddle energy (absolute, eV) and the force calls it took; the
+images go through `calculators.images.evaluate_images` (the band's calculator does too).
+"""
+
+from __future__ import annotations
+
+from calculators.band import Band, optimise
+from calculators.images import evaluate_images
+from calculators.results import Relaxation
+from structures.errors import HecathodeInputError
+
+SCREENS = ("idpp", "short-neb", "none")
+SHORT_NEB_FMAX_EV_PER_A = 0.2
+SHORT_NEB_STEPS = 100
+DEFAULT_MARGIN_EV = 0.1  # a hop is refined when its estimate is below a threshold + this
+
+
+def check_screen(screen: str, margin_eV: float = DEFAULT_MARGIN_EV) -> str:
+    """The screening method in lower case; refuses unknown ones and a negative margin."""
+    name = str(screen).lower()
+    if name not in SCREENS:
+        raise HecathodeInputError(f"--screen {screen!r}: allowed {', '.join(SCREENS)}")
+    if not margin_eV >= 0:
+        raise HecathodeInputError(f"--screen-margin must be >= 0 eV, got {margin_eV}")
+    return name
+
+
+def screen_hop(method: str, initial: Relaxation, final: Relaxation, calc, *, n_images: int = 3,
+               spring: float = 0.1) -> dict:
+    """{"method", "saddle_energy_eV" (absolute), "force_calls"} of one hop's estimate."""
+    if method == "idpp":
+        saddle, calls = idpp_saddle_eV(initial, final, calc, n_images=n_images)
+    elif method == "short-neb":
+        saddle, calls = short_neb_saddle_eV(initial, final, calc, spring=spring)
+    else:
+        raise HecathodeInputError(f"no barrier estimate {method!r} (allowed: idpp, short-neb)")
+    return {"method": method, "saddle_energy_eV": saddle, "force_calls": calls}
+
+
+def _band(initial: Relaxation, final: Relaxation, calc, n_images: int, climb: bool, spring: float,
+          fmax: float) -> Band:
+    return Band(initial, final, calc, initial.atoms.get_initial_magnetic_moments(), n_images=n_images,
+                spring=spring, fmax=fmax, climb=climb, dynamic=True, path=None)
+
+
+def idpp_saddle_eV(initial: Relaxation, final: Relaxation, calc, n_images: int = 3) -> tuple[float, int]:
+    """(highest energy along the IDPP path, eV; force calls = `n_images`)."""
+    band = _band(initial, final, calc, n_images, climb=False, spring=0.1, fmax=0.05)
+    counter = [0]
+    energies, _ = evaluate_images(band.images[1:-1], calc, counter)
+    return max([initial.energy_eV, final.energy_eV, *energies]), counter[0]
+
+
+def short_neb_saddle_eV(initial: Relaxation, final: Relaxation, calc, spring: float = 0.1,
+                        fmax: float = SHORT_NEB_FMAX_EV_PER_A,
+                        steps: int = SHORT_NEB_STEPS) -> tuple[float, int]:
+    """(highest energy of a 1-image climbing NEB stopped at `fmax` eV/Å, eV; force calls)."""
+    band = _band(initial, final, calc, 1, climb=True, spring=spring, fmax=fmax)
+    optimise(band, "FIRE", fmax, steps, None)
+    interior = [float(e) for e in band.neb.energies[1:-1]]
+    return max([initial.energy_eV, final.energy_eV, *interior]), band.calls[0]

@@ -1,0 +1,197 @@
+"""The `mixing:` and `voltage:` sections of a campaign file: validation and their fireworks.
+
+    mixing: {calculators: [chgnet], n_sqs: 3, synthesis_temperature_K: 1173, max_atoms: 60,
+             fmax: 0.05, steps: 300}          # ΔH_mix, T* (workflows.studies.mixing)
+    voltage: {na: [3, 1], n_relax: 2}         # or x: [1, 0.5, 0] (workflows.studies.voltage)
+
+Either section may stand at the top of the campaign (defaults for every material) and in a
+material (overrides; `null` switches the study off for that material). A campaign-wide `mixing:`
+applies to the materials with a mixing site (an ordered material has nothing to mix); one given
+in a material without a mixing site is an error. fmax, steps (and relax_cell for voltage) default
+to the material's `relax:` settings, calculators to the campaign's calculator, preset to the
+campaign's preset when the study runs the campaign's calculator only. Bad keys or values, a Na
+content outside [residual, as-made Na] or an SQS size no supercell holds fail before anything runs.
+
+Fireworks per study (folder <campaign>/<material>/<mixing|voltage>/, laid out as the CLI does):
+"M mixing structures" -> "M mixing relax <calc> <end-X|sqs-NNN>" per structure and calculator
+-> join "M mixing" (mixing.json, mixing.png); "M voltage orderings" -> "M voltage relax <calc>
+<host>/na-<x>/ord-NN" per ordering and calculator, and "... na-bcc" -> join "M voltage"
+(voltage.json, voltage.png, strain.png). The campaign's analysis depends on the joins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Real
+from pathlib import Path
+
+from structures.errors import HecathodeInputError
+
+STUDIES = ("mixing", "voltage")
+
+
+def _error(message: str) -> HecathodeInputError:
+    from workflows.fireworks.builders import CampaignError
+
+    return CampaignError(message)
+
+
+def study_defaults(study: str) -> dict:
+    from workflows.studies import electrode_steps, mixing_steps
+
+    return dict((mixing_steps if study == "mixing" else electrode_steps).SETTINGS)
+
+
+# key -> (kind, minimum): "int" whole number, "num" real number, strict ">" or ">=" minimum
+RULES = {"n_sqs": ("int", ">=", 1), "max_atoms": ("int", ">=", 1), "seed": ("int", ">=", 0),
+         "steps": ("int", ">=", 0), "sqs_steps": ("int", ">=", 1), "sqs_runs": ("int?", ">=", 1),
+         "n_relax": ("int", ">=", 1), "max_orderings": ("int", ">=", 1), "fmax": ("num", ">", 0),
+         "min_width_A": ("num", ">", 0), "rattle_A": ("num", ">=", 0),
+         "synthesis_temperature_K": ("num?", ">", 0)}
+
+
+def _check_value(where: str, key: str, value) -> None:
+    kind, op, low = RULES[key]
+    if value is None and kind.endswith("?"):
+        return
+    whole = kind.startswith("int")
+    ok_type = isinstance(value, int) if whole else isinstance(value, Real)
+    if isinstance(value, bool) or not ok_type or not (value > low if op == ">" else value >= low):
+        what = "a whole number" if whole else "a number"
+        raise _error(f"{where}.{key}: {value!r} is not {what} {op} {low}")
+
+
+def _calculators(where: str, value) -> list[str]:
+    from calculators.presets import check_calculator_name
+
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        raise _error(f"{where}.calculators: give a list of calculators, e.g. [chgnet, sevenn]")
+    try:
+        names = [check_calculator_name(n) for n in names]
+    except HecathodeInputError as err:
+        raise _error(f"{where}.calculators: {err}") from None
+    if len(set(names)) != len(names):
+        raise _error(f"{where}.calculators: {', '.join(names)} names a calculator twice")
+    return names
+
+
+def _merged(study: str, m: dict, where: str, camp: dict, mat: dict) -> dict | None:
+    """The study's settings of one material (campaign defaults, material overrides), or None."""
+    from workflows.fireworks.builders import _check_keys
+
+    if study in m and m[study] is None:
+        return None
+    if study not in m and camp.get(study) is None:
+        return None
+    given = {**(camp.get(study) or {}), **(m.get(study) or {})}
+    _check_keys(f"{where}.{study}", given, set(study_defaults(study)))
+    s = {**study_defaults(study), "fmax": mat["relax"]["fmax"], "steps": mat["relax"]["steps"], **given}
+    if study == "voltage":
+        s["relax_cell"] = given.get("relax_cell", mat["relax"].get("relax_cell", True))
+        if not isinstance(s["relax_cell"], bool):
+            raise _error(f"{where}.voltage.relax_cell: {s['relax_cell']!r} is not true or false")
+    s["calculators"] = _calculators(f"{where}.{study}", given.get("calculators", [camp["calculator"]]))
+    if "preset" not in given:
+        s["preset"] = camp.get("preset") if s["calculators"] == [camp["calculator"]] else None
+    for key in RULES.keys() & s.keys():
+        _check_value(f"{where}.{study}", key, s[key])
+    return s
+
+
+def check_mixing(m: dict, where: str, camp: dict, mat: dict) -> dict | None:
+    """Validated `mixing:` settings of material `m` (raw) / `mat` (validated so far), or None."""
+    from structures.end_members import NoMixingSiteError
+    from workflows.studies.mixing_steps import cell_names
+
+    if ("mixing" in m and m["mixing"] is None) or ("mixing" not in m and camp.get("mixing") is None):
+        return None
+    try:
+        cell_names(mat["formula"], mat["prototype"], 0)  # end members: the composition's check
+    except NoMixingSiteError as err:
+        if "mixing" not in m:
+            return None  # a campaign-wide default: an ordered material has nothing to mix
+        raise _error(f"{where}.mixing ({mat['name']}): {err}") from None
+    except HecathodeInputError as err:
+        raise _error(f"{where}.mixing ({mat['name']}): {err}") from None
+    s = _merged("mixing", m, where, camp, mat)
+    _check_sqs_size(mat, s, f"{where}.mixing")
+    return s
+
+
+def check_voltage(m: dict, where: str, camp: dict, mat: dict) -> dict | None:
+    """Validated `voltage:` settings of material `m` / `mat`, or None."""
+    from workflows.studies.electrode_steps import job_names
+
+    s = _merged("voltage", m, where, camp, mat)
+    if s is None:
+        return None
+    for key in ("na", "x"):
+        v = s[key]
+        numbers = isinstance(v, list) and all(isinstance(a, Real) and not isinstance(a, bool) for a in v)
+        if v is not None and not numbers:
+            raise _error(f"{where}.voltage.{key}: {v!r} is not a list of numbers")
+    try:
+        job_names(mat["formula"], mat["prototype"], s)
+    except HecathodeInputError as err:
+        raise _error(f"{where}.voltage ({mat['name']}): {err}") from None
+    _check_sqs_size(mat, s, f"{where}.voltage")
+    return s
+
+
+def _check_sqs_size(mat: dict, s: dict, where: str) -> None:
+    """An SQS size (max_atoms, min_width_A) no supercell holds fails now (mixed compositions)."""
+    from structures.composition import assign_sublattices
+    from structures.prototypes import parent_cell
+    from structures.sqs import choose_supercell, plan_supercells
+    from workflows.studies.voltage_states import is_ordered
+
+    comp = assign_sublattices(mat["formula"], mat["prototype"])
+    parent = parent_cell(comp.prototype.name)
+    if is_ordered(comp, parent):
+        return
+    try:
+        plan = plan_supercells(comp, parent, s["max_atoms"])
+        choose_supercell(plan, parent, s["min_width_A"], 0.01, False, None)
+    except HecathodeInputError as err:
+        raise _error(f"{where} ({mat['name']}): {err}") from None
+
+
+def job_list(study: str, mat: dict) -> list[str]:
+    """The relaxations of one study, before any work: structures (mixing) or orderings (voltage)."""
+    if study == "mixing":
+        from workflows.studies.mixing_steps import cell_names
+
+        return cell_names(mat["formula"], mat["prototype"], mat["mixing"]["n_sqs"])
+    from workflows.studies.electrode_steps import NA_METAL, job_names
+
+    return [*job_names(mat["formula"], mat["prototype"], mat["voltage"]), NA_METAL]
+
+
+def study_fireworks(mat: dict, root: Path, add: Callable, links: dict) -> list:
+    """Plan -> one relaxation per structure and calculator -> join, per study of `mat`; `add(task,
+    name, category, folder)` makes a Firework; returns the joins (the analysis' parents)."""
+    from workflows.fireworks import study_tasks as t
+
+    joins = []
+    for study in STUDIES:
+        s = mat.get(study)
+        if not s:
+            continue
+        folder = root / mat["name"] / study
+        common = {"material": mat["name"], "formula": mat["formula"], "prototype": mat["prototype"],
+                  "study_dir": str(folder), "settings": s}
+        plan_task, relax_task, join_task, what, key = (
+            (t.MixingPlanTask, t.MixingRelaxTask, t.MixingJoinTask, "structures", "structure")
+            if study == "mixing" else (t.VoltagePlanTask, t.VoltageRelaxTask, t.VoltageJoinTask, "orderings",
+                                       "state"))
+        plan = add(plan_task(**common), f"{mat['name']} {study} {what}", "structures", folder / "plan")
+        relaxes = [add(relax_task(**common, **{key: job, "calculator": calc}),
+                       f"{mat['name']} {study} relax {calc} {job}", "relax", folder / calc / job)
+                   for calc in s["calculators"] for job in job_list(study, mat)]
+        join = add(join_task(**common), f"{mat['name']} {study}", "join", folder / "join")
+        links[plan] = relaxes
+        for fw in relaxes:
+            links[fw] = [join]
+        joins.append(join)
+    return joins

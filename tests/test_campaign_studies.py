@@ -34,7 +34,7 @@ materials:
     formula: NaNi0.5Mn0.5O2
     prototype: o3
     sqs: {n_structures: 1, max_atoms: 16, seed: 1, n_runs: 1, n_steps: 1000, min_width: 4}
-    voltage: {n_sqs: 1, max_atoms: 16, min_width_A: 4, sqs_steps: 2000}
+    voltage: {n_relax: 2}
 """
 
 
@@ -60,7 +60,9 @@ def _campaign(tmp_path: Path, text: str = STUDIES) -> Path:
     (("voltage: {x: [1, 0]}", "voltage: {x: [1, 0], n_relax: all}"), "voltage.n_relax: 'all'"),
     (("voltage: {x: [1, 0]}", "voltage: {x: [1, 0], relax_cell: maybe}"), "relax_cell: 'maybe'"),
     (("voltage: {x: [1, 0]}", "voltage: {x: [1, 0], fmax: -0.1}"), "fmax: -0.1 is not a number > 0"),
-    (("voltage: {n_sqs: 1,", "voltage: {n_sqs: 1, stepz: 3,"), "materials[1].voltage: unknown key(s) stepz"),
+    (("voltage: {n_relax: 2}", "voltage: {n_relax: 2, n_sqs: 3}"), "[1].voltage: unknown key(s) n_sqs"),
+    (("    sqs: {n_structures: 1, max_atoms: 16, seed: 1, n_runs: 1, n_steps: 1000, min_width: 4}\n", ""),
+     "NaNi0.5Mn0.5O2 is mixed: give the material 'sqs:' settings"),
 ])
 def test_bad_study_section_is_refused(tmp_path, edit, message):
     text = STUDIES.replace(*edit)
@@ -85,10 +87,10 @@ def test_study_settings_merge_defaults_and_overrides(tmp_path):
     assert "mixing" not in host  # campaign-wide mixing: an ordered material has nothing to mix
     assert nm["mixing"]["n_sqs"] == 2 and nm["mixing"]["calculators"] == ["chgnet"]
     assert nm["mixing"]["fmax"] == 0.15 and nm["mixing"]["steps"] == 60  # from relax:
-    assert host["voltage"]["x"] == [1, 0] and host["voltage"]["n_sqs"] == 3
-    assert nm["voltage"]["n_sqs"] == 1 and nm["voltage"]["x"] == [1, 0]
-    assert nm["voltage"]["relax_cell"] is True
-    off = STUDIES.replace("    voltage: {n_sqs", "    mixing: null\n    voltage: {n_sqs")
+    assert host["voltage"]["x"] == [1, 0] and host["voltage"]["n_relax"] == 3
+    assert nm["voltage"]["n_relax"] == 2 and nm["voltage"]["x"] == [1, 0]
+    assert nm["voltage"]["relax_cell"] is True and nm["voltage"]["fmax"] == 0.15
+    off = STUDIES.replace("    voltage: {n_relax", "    mixing: null\n    voltage: {n_relax")
     off = load_campaign(_campaign(tmp_path, off))
     assert "mixing" not in off["materials"][1]
     text = "\n".join(ln for ln in STUDIES.splitlines() if "mixing:" not in ln and "voltage:" not in ln)
@@ -115,11 +117,19 @@ def test_workflow_has_one_firework_per_relaxation_and_a_join(tmp_path):
         assert by_name[name].spec["_launch_dir"] == str((root / "NM" / "mixing" / calc / cell).resolve())
         assert by_name[name].spec["_category"] == "relax"
     assert children["NM mixing"] == ["thermo analysis"] and by_name["NM mixing"].spec["_category"] == "join"
+    assert by_name["NM mixing"].spec["_allow_fizzled_parents"] is True  # partial, not blocked
     host_states = ["pristine/na-1/ord-00", "pristine/na-0/ord-00", "na-bcc"]
     assert children["NaNiO2 voltage orderings"] == sorted(f"NaNiO2 voltage relax chgnet {s}"
                                                           for s in host_states)
     nm_states = ["sqs-000/na-1/ord-00", "sqs-000/na-0/ord-00", "na-bcc"]
     assert children["NM voltage orderings"] == sorted(f"NM voltage relax chgnet {s}" for s in nm_states)
+    # the voltage study runs on the material's cells: after its structures, the as-made state after its relax
+    assert "NM voltage orderings" in children["NM structures"]
+    assert "NM voltage relax chgnet sqs-000/na-1/ord-00" in children["NM relax sqs-000"]
+    assert "NaNiO2 voltage relax chgnet pristine/na-1/ord-00" in children["NaNiO2 relax cell"]
+    as_made = by_name["NaNiO2 voltage relax chgnet pristine/na-1/ord-00"].tasks[0]
+    assert as_made["relax_dir"] == str((root / "NaNiO2" / "relax-cell").resolve())
+    assert "relax_dir" not in by_name["NaNiO2 voltage relax chgnet pristine/na-0/ord-00"].tasks[0]
     analysis_parents = sorted(n for n, c in children.items() if "thermo analysis" in c)
     assert analysis_parents == ["NM mixing", "NM relax sqs-000", "NM structures", "NM voltage",
                                 "NaNiO2 relax cell", "NaNiO2 structures", "NaNiO2 voltage"]

@@ -199,16 +199,16 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
     calc, preset = campaign["calculator"], campaign["preset"]
     fws, links, everything = [], {}, []
 
-    def firework(task, name: str, category: str, folder: Path, to_analysis: bool = True) -> Firework:
+    def firework(task, name: str, category: str, folder: Path, to_analysis: bool = True, **spec) -> Firework:
         fw = Firework([task], name=name, spec={"_launch_dir": str(folder), "_category": category,
-                                               "campaign_order": len(fws)})
+                                               "campaign_order": len(fws), **spec})
         fws.append(fw)
         if to_analysis:
             everything.append(fw)
         return fw
 
-    def study_step(task, name: str, category: str, folder: Path) -> Firework:
-        return firework(task, name, category, folder, to_analysis=False)
+    def study_step(task, name: str, category: str, folder: Path, **spec) -> Firework:
+        return firework(task, name, category, folder, to_analysis=False, **spec)
 
     for mat in campaign["materials"]:
         base = root / mat["name"]
@@ -217,12 +217,14 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
         task = StructuresTask(material={k: mat[k] for k in keys if k in mat})
         build = firework(task, f"{mat['name']} structures", "structures", base / "structures")
         links[build] = []
+        relaxes = {}
         for i in range(n):
             label = f"sqs-{i:03d}" if mat["sqs"] else "cell"
             relax = firework(RelaxTask(material=mat["name"], index=i, calculator=calc, preset=preset,
                                        settings=mat["relax"]),
                              f"{mat['name']} relax {label}", "relax", base / f"relax-{label}")
             links[build].append(relax)
+            relaxes[label] = relax
             if mat["neb"]:
                 neb = {k: v for k, v in mat["neb"].items() if k not in ("hop", "n_hops")}
                 nfw = firework(NebTask(material=mat["name"], index=i, calculator=calc, preset=preset,
@@ -230,7 +232,8 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
                                        settings=neb),
                                f"{mat['name']} neb {label}", "neb", base / f"neb-{label}")
                 links[relax] = [nfw]
-        everything += study_fireworks(mat, root, study_step, links)  # mixing, voltage: joins only
+        everything += study_fireworks(mat, root, study_step, links,  # mixing, voltage: joins only
+                                      {"structures": build, "relax": relaxes})
     summary = {k: campaign[k] for k in ("name", "description", "calculator", "preset")}
     summary["materials"] = [{**{k: m[k] for k in ("name", "formula", "prototype", "role")},
                              **{s: True for s in STUDIES if m.get(s)}} for m in campaign["materials"]]

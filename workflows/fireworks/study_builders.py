@@ -9,14 +9,19 @@ material (overrides; `null` switches the study off for that material). A campaig
 applies to the materials with a mixing site (an ordered material has nothing to mix); one given
 in a material without a mixing site is an error. fmax, steps (and relax_cell for voltage) default
 to the material's `relax:` settings, calculators to the campaign's calculator, preset to the
-campaign's preset when the study runs the campaign's calculator only. Bad keys or values, a Na
-content outside [residual, as-made Na] or an SQS size no supercell holds fail before anything runs.
+campaign's preset when the study runs the campaign's calculator only. The voltage study runs on
+the material's own cells (its structures step; a mixed material needs `sqs:`). Bad keys or
+values, a Na content outside [residual, as-made Na], an end member the prototype cannot hold or
+an SQS size no supercell holds fail before anything runs.
 
-Fireworks per study (folder <campaign>/<material>/<mixing|voltage>/, laid out as the CLI does):
+Fireworks per study (folder <campaign>/<material>/<mixing|voltage>/):
 "M mixing structures" -> "M mixing relax <calc> <end-X|sqs-NNN>" per structure and calculator
--> join "M mixing" (mixing.json, mixing.png); "M voltage orderings" -> "M voltage relax <calc>
-<host>/na-<x>/ord-NN" per ordering and calculator, and "... na-bcc" -> join "M voltage"
-(voltage.json, voltage.png, strain.png). The campaign's analysis depends on the joins.
+-> join "M mixing" (mixing.json, mixing.png); "M voltage orderings" (after "M structures") ->
+"M voltage relax <calc> <host>/na-<x>/ord-NN" per ordering and calculator (the as-made one after
+"M relax <cell>", whose relaxation it may take over), and "... na-bcc" -> join "M voltage"
+(voltage.json, voltage.png, strain.png). A join also runs when a relaxation failed
+(`_allow_fizzled_parents`: the study is partial and says what is missing; a rerun of the campaign
+retries the failed one and the join after it). The campaign's analysis depends on the joins.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Callable
 from numbers import Real
 from pathlib import Path
 
+from structures.composition import assign_sublattices
 from structures.errors import HecathodeInputError
 
 STUDIES = ("mixing", "voltage")
@@ -126,17 +132,27 @@ def check_voltage(m: dict, where: str, camp: dict, mat: dict) -> dict | None:
     s = _merged("voltage", m, where, camp, mat)
     if s is None:
         return None
+    if mat.get("structure"):
+        raise _error(f"{where}.voltage ({mat['name']}): not available for a structure file yet; give "
+                     "formula and prototype")
     for key in ("na", "x"):
         v = s[key]
         numbers = isinstance(v, list) and all(isinstance(a, Real) and not isinstance(a, bool) for a in v)
         if v is not None and not numbers:
             raise _error(f"{where}.voltage.{key}: {v!r} is not a list of numbers")
     try:
-        job_names(mat["formula"], mat["prototype"], s)
+        names = job_names(mat["formula"], mat["prototype"], s, n_structures(mat))
     except HecathodeInputError as err:
         raise _error(f"{where}.voltage ({mat['name']}): {err}") from None
-    _check_sqs_size(mat, s, f"{where}.voltage")
+    if not mat.get("sqs") and not names[0].startswith("pristine"):
+        raise _error(f"{where}.voltage ({mat['name']}): {mat['formula']} is mixed: give the material 'sqs:' "
+                     "settings (the voltage study runs on the material's SQS)")
     return s
+
+
+def n_structures(mat: dict) -> int:
+    """Cells the material's structures step builds (SQS asked for, or the one prototype cell)."""
+    return int(mat["sqs"].get("n_structures", 1)) if mat.get("sqs") else 1
 
 
 def _check_sqs_size(mat: dict, s: dict, where: str) -> None:
@@ -165,33 +181,64 @@ def job_list(study: str, mat: dict) -> list[str]:
         return cell_names(mat["formula"], mat["prototype"], mat["mixing"]["n_sqs"])
     from workflows.studies.electrode_steps import NA_METAL, job_names
 
-    return [*job_names(mat["formula"], mat["prototype"], mat["voltage"]), NA_METAL]
+    return [*job_names(mat["formula"], mat["prototype"], mat["voltage"], n_structures(mat)), NA_METAL]
 
 
-def study_fireworks(mat: dict, root: Path, add: Callable, links: dict) -> list:
+def _relax_dir(study: str, mat: dict, root: Path, job: str) -> dict:
+    """{"relax_dir": the material's relax folder} for a voltage relaxation of an as-made host (it may
+    take that relaxation over), else {}."""
+    host, _, rest = job.partition("/")
+    if study != "voltage" or not rest:
+        return {}
+    alkali = assign_sublattices(mat["formula"], mat["prototype"]).role("alkali")
+    made = float(sum(o.species.get("Na", 0.0) for o in alkali))
+    if abs(float(rest.split("/")[0].removeprefix("na-")) - made) > 1e-6:
+        return {}
+    return {"relax_dir": str(root / mat["name"] / f"relax-{'cell' if host == 'pristine' else host}")}
+
+
+def _plan(study: str, mat: dict, root: Path, add: Callable, common: dict):
+    from workflows.fireworks import study_tasks as t
+
+    folder = Path(common["study_dir"]) / "plan"
+    if study == "mixing":
+        return add(t.MixingPlanTask(**common), f"{mat['name']} mixing structures", "structures", folder)
+    cells = root / mat["name"] / "structures" / "structures.json"
+    return add(t.VoltagePlanTask(**common, structures_json=str(cells)), f"{mat['name']} voltage orderings",
+               "structures", folder)
+
+
+def study_fireworks(mat: dict, root: Path, add: Callable, links: dict, parents: dict) -> list:
     """Plan -> one relaxation per structure and calculator -> join, per study of `mat`; `add(task,
-    name, category, folder)` makes a Firework; returns the joins (the analysis' parents)."""
+    name, category, folder)` makes a Firework; `parents`: the material's "structures" firework and
+    its "relax" fireworks by label (cell, sqs-NNN): the voltage plan needs the first, an as-made
+    state the second. Returns the joins (the analysis' parents)."""
     from workflows.fireworks import study_tasks as t
 
     joins = []
-    for study in STUDIES:
-        s = mat.get(study)
-        if not s:
-            continue
+    for study in (s for s in STUDIES if mat.get(s)):
         folder = root / mat["name"] / study
         common = {"material": mat["name"], "formula": mat["formula"], "prototype": mat["prototype"],
-                  "study_dir": str(folder), "settings": s}
-        plan_task, relax_task, join_task, what, key = (
-            (t.MixingPlanTask, t.MixingRelaxTask, t.MixingJoinTask, "structures", "structure")
-            if study == "mixing" else (t.VoltagePlanTask, t.VoltageRelaxTask, t.VoltageJoinTask, "orderings",
-                                       "state"))
-        plan = add(plan_task(**common), f"{mat['name']} {study} {what}", "structures", folder / "plan")
-        relaxes = [add(relax_task(**common, **{key: job, "calculator": calc}),
-                       f"{mat['name']} {study} relax {calc} {job}", "relax", folder / calc / job)
-                   for calc in s["calculators"] for job in job_list(study, mat)]
-        join = add(join_task(**common), f"{mat['name']} {study}", "join", folder / "join")
-        links[plan] = relaxes
-        for fw in relaxes:
+                  "study_dir": str(folder), "settings": mat[study]}
+        relax_task, join_task, key = ((t.MixingRelaxTask, t.MixingJoinTask, "structure") if study == "mixing"
+                                      else (t.VoltageRelaxTask, t.VoltageJoinTask, "state"))
+        plan = _plan(study, mat, root, add, common)
+        if study == "voltage":
+            links.setdefault(parents["structures"], []).append(plan)
+        links[plan] = []
+        for calc in mat[study]["calculators"]:
+            for job in job_list(study, mat):
+                extra = _relax_dir(study, mat, root, job)
+                fw = add(relax_task(**common, **{key: job, "calculator": calc}, **extra),
+                         f"{mat['name']} {study} relax {calc} {job}", "relax", folder / calc / job)
+                links[plan].append(fw)
+                if extra:  # after the material's relaxation of the same cell
+                    label = Path(extra["relax_dir"]).name.removeprefix("relax-")
+                    links.setdefault(parents["relax"][label], []).append(fw)
+        # a failed relaxation leaves the study partial, not blocked: the join reads what finished
+        join = add(join_task(**common), f"{mat['name']} {study}", "join", folder / "join",
+                   _allow_fizzled_parents=True)
+        for fw in links[plan]:
             links[fw] = [join]
         joins.append(join)
     return joins

@@ -74,34 +74,40 @@ class MixingJoinTask(FiretaskBase):
         doc = join(self["formula"], self["prototype"], self["study_dir"], self["settings"]).to_json()
         study = Path(self["study_dir"])
         plot = plot_mixing(doc, study / "mixing.png")
-        t_star = {c: b["value_K"] for c, b in doc["T_star_K"]["per_calculator"].items()}
-        per = doc["dH_mix_meV_per_atom"]["per_calculator"]
-        dh = {c: round(b["mean_meV_per_atom"], 2) for c, b in per.items()}
-        _say(f"{self['material']}: ΔH_mix {dh} meV/atom, T* {t_star} K")
+        calc = doc["calculators"][0]
+        dh = doc["dH_mix_meV_per_atom"]["per_calculator"][calc]["mean_meV_per_atom"]
+        t_star = doc["T_star_K"]["per_calculator"][calc]["value_K"]
+        _say(f"{self['material']}: ΔH_mix {dh:.1f} meV/atom, T* "
+             f"{'not defined' if t_star is None else f'{t_star:.0f} K'} ({calc})")
         entry = {"material": self["material"], "json": str(study / "mixing.json"), "plot": str(plot)}
         return FWAction(mod_spec=[{"_push": {"mixing_results": entry}}],
-                        stored_data={"dH_mix_meV_per_atom": dh, "T_star_K": t_star})
+                        stored_data={"calculator": calc, "dH_mix_meV_per_atom": round(dh, 3),
+                                     "T_star_K": t_star})
 
 
 @explicit_serialize
 class VoltagePlanTask(FiretaskBase):
-    """Hosts and Ewald-ranked orderings at every Na content (`electrode_steps.plan`)."""
+    """Hosts (the material's cells, `structures_json`) and Ewald-ranked orderings at every Na
+    content (`electrode_steps.plan`)."""
 
-    required_params = STUDY_PARAMS
+    required_params = [*STUDY_PARAMS, "structures_json"]
 
     def run_task(self, fw_spec):
         from workflows.studies.electrode_steps import plan
 
-        doc = plan(self["formula"], self["prototype"], self["study_dir"], self["settings"], progress=_say)
+        doc = plan(self["formula"], self["prototype"], self["study_dir"], self["settings"],
+                   self["structures_json"], progress=_say)
         return FWAction(stored_data={"orderings": [j["name"] for j in doc["jobs"]]})
 
 
 @explicit_serialize
 class VoltageRelaxTask(FiretaskBase):
     """One ordering (host/na-x/ord-NN), or bcc Na (`na-bcc`), relaxed with one calculator
-    (`electrode_steps.relax_state` / `relax_na_metal`)."""
+    (`electrode_steps.relax_state` / `relax_na_metal`); an as-made state takes over the campaign's
+    relaxation in `relax_dir` when it fits."""
 
     required_params = [*STUDY_PARAMS, "state", "calculator"]
+    optional_params = ["relax_dir"]
 
     def run_task(self, fw_spec):
         from workflows.studies.electrode_steps import NA_METAL, relax_na_metal, relax_state
@@ -112,7 +118,7 @@ class VoltageRelaxTask(FiretaskBase):
             return _relaxed(self["material"], f"{self['calculator']} {NA_METAL}", doc["energy_per_atom_eV"],
                             doc["converged"], None, None)
         s = relax_state(self["formula"], self["prototype"], *args, self["state"], self["calculator"],
-                        progress=_say)
+                        relax_dir=self.get("relax_dir"), progress=_say)
         if s is None:
             return _skipped(self["material"], f"the voltage plan holds no ordering {self['state']}")
         return _relaxed(self["material"], f"{s.calculator} {s.name}", s.energy_eV, s.converged, s.steps,

@@ -64,6 +64,18 @@ def _neb_rows(doc: dict, structure: str) -> list[dict]:
     return rows
 
 
+def _structure_row(entry: dict) -> dict:
+    """One relaxed structure of a material (the relax step's pushed entry and its relax.json)."""
+    rdoc = _load(entry["json"]) or {}
+    v0, v1 = entry["volume_per_host_atom_A3_initial"], entry["volume_per_host_atom_A3_relaxed"]
+    return {"name": entry["structure"], "n_atoms": rdoc.get("natoms"),
+            "energy_eV_per_atom": rdoc.get("energy_per_atom_eV"),
+            "volume_per_host_atom_A3_initial": v0, "volume_per_host_atom_A3_relaxed": v1,
+            "volume_change_pct": 100 * (v1 - v0) / v0, "max_force_eV_A": rdoc.get("max_force_eV_per_A"),
+            "converged": rdoc.get("converged"), "calculator": rdoc.get("calculator"),
+            "steps": rdoc.get("steps")}
+
+
 def collect(campaign: dict, structures_results: list[dict], relax_results: list[dict],
             neb_results: list[dict], *, mixing_results: list[dict] | None = None,
             voltage_results: list[dict] | None = None) -> dict:
@@ -93,18 +105,7 @@ def collect(campaign: dict, structures_results: list[dict], relax_results: list[
             row["notes"] += sdoc.get("notes", [])
         else:
             row["notes"].append("structures step did not finish")
-        for (m, _), entry in sorted(relaxed.items()):
-            if m != name:
-                continue
-            rdoc = _load(entry["json"]) or {}
-            v0, v1 = entry["volume_per_host_atom_A3_initial"], entry["volume_per_host_atom_A3_relaxed"]
-            row["structures"].append({
-                "name": entry["structure"], "n_atoms": rdoc.get("natoms"),
-                "energy_eV_per_atom": rdoc.get("energy_per_atom_eV"),
-                "volume_per_host_atom_A3_initial": v0, "volume_per_host_atom_A3_relaxed": v1,
-                "volume_change_pct": 100 * (v1 - v0) / v0, "max_force_eV_A": rdoc.get("max_force_eV_per_A"),
-                "converged": rdoc.get("converged"), "calculator": rdoc.get("calculator"),
-                "steps": rdoc.get("steps")})
+        row["structures"] = [_structure_row(entry) for (m, _), entry in sorted(relaxed.items()) if m == name]
         for (m, _), entry in sorted(nebs.items()):
             if m == name and (ndoc := _load(entry["json"])):
                 row["neb"] += _neb_rows(ndoc, entry["structure"])
@@ -124,10 +125,15 @@ def collect(campaign: dict, structures_results: list[dict], relax_results: list[
                                          if v is not None and pristine_volume else None)
     add_studies(doc, campaign, mixing_results or [], voltage_results or [])
     if any(m["prototype"] == "nvpf" for m in campaign["materials"]):
-        doc["nvpf_reference"] = {"review_eV": NVPF_REVIEW_EV, "literature_range_eV": list(NVPF_LITERATURE_EV)}
-        for row in doc["materials"]:
-            if row["prototype"] == "nvpf" and row["neb_summary"]["n"] and row["name"] not in compared:
-                material = "pristine" if row["role"] == "pristine" else "high-entropy"
-                doc["notes"].append(f"{row['name']}: lowest barrier: "
-                                    + nvpf_comparison(row["neb_summary"]["min_eV"], material))
+        _nvpf_reference(doc, compared)
     return doc  # a class change between formula and SQS is noted by the SQS step (sqs_set)
+
+
+def _nvpf_reference(doc: dict, compared: set[str]) -> None:
+    """The review's NVPF barriers and the DFT range, and a note per NVPF material not compared yet."""
+    doc["nvpf_reference"] = {"review_eV": NVPF_REVIEW_EV, "literature_range_eV": list(NVPF_LITERATURE_EV)}
+    for row in doc["materials"]:
+        if row["prototype"] == "nvpf" and row["neb_summary"]["n"] and row["name"] not in compared:
+            material = "pristine" if row["role"] == "pristine" else "high-entropy"
+            doc["notes"].append(f"{row['name']}: lowest barrier: "
+                                + nvpf_comparison(row["neb_summary"]["min_eV"], material))

@@ -283,6 +283,18 @@ def _bullets(notes: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _header(analysis: dict, mats: list[dict], calc: str) -> list[str]:
+    created = str(analysis.get("created") or "")
+    date = created[:10] if created else "date unknown"
+    campaign = analysis.get("campaign") or "(unnamed campaign)"
+    lines = [f"# Campaign report: {campaign} ({date})", ""]
+    if analysis.get("description"):
+        lines += [str(analysis["description"]), ""]
+    preset = f" (preset {analysis['preset']})" if analysis.get("preset") else ""
+    return lines + [f"- Calculator: {calc}{preset}", f"- Analysis written: {created or 'unknown'}",
+                    f"- Materials: {', '.join(m['name'] for m in mats) or 'none'}", ""]
+
+
 def write_report(analysis: dict, out_dir: str | Path) -> Path:
     """Write `report.md` and the PNG plots (entropy.png, sqs_quality.png, volumes.png,
     neb_profiles.png, barriers.png; those without data are skipped and a stale copy removed)
@@ -301,16 +313,7 @@ def write_report(analysis: dict, out_dir: str | Path) -> Path:
     mats = _materials(analysis)
     ref = _reference(analysis)
     calc = str(analysis.get("calculator") or DASH)
-    created = str(analysis.get("created") or "")
-    date = created[:10] if created else "date unknown"
-    campaign = analysis.get("campaign") or "(unnamed campaign)"
-
-    lines = [f"# Campaign report: {campaign} ({date})", ""]
-    if analysis.get("description"):
-        lines += [str(analysis["description"]), ""]
-    lines += [f"- Calculator: {calc}" + (f" (preset {analysis['preset']})" if analysis.get("preset") else ""),
-              f"- Analysis written: {created or 'unknown'}",
-              f"- Materials: {', '.join(m['name'] for m in mats) or 'none'}", ""]
+    lines = _header(analysis, mats, calc)
 
     lines += ["## Summary", "",
               "| material | formula | role | ΔS_config formula (R) | ΔS_config SQS cell (R) "

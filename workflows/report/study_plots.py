@@ -101,6 +101,8 @@ def plot_profiles(rows: list[tuple[dict, dict]], path: Path) -> str | None:
         seen.add(key)
         ax.plot(xs, ys, color=m["colour"], ls=STYLES[calcs.index(calc) % len(STYLES)], lw=1.6, alpha=0.85,
                 label=label)
+    volts = [y for _, _, (_, ys) in lines for y in ys]
+    ax.set_ylim(min(volts) - 0.5, max(volts) + 0.5)  # at least a 1 V window: steps read at their scale
     ax.set_xlabel("Na per formula unit")
     ax.set_ylabel("voltage (V vs Na⁺/Na)")
     ax.set_title("Voltage from the hull of E(Na_x) (one line per host)", fontsize=10)
@@ -142,6 +144,7 @@ def plot_strain(rows: list[tuple[dict, dict]], path: Path) -> str | None:
     ax_l.set_title("Lattice changes (first potential, mean over hosts)", fontsize=10)
     for ax in (ax_v, ax_l):
         ax.axhline(0.0, color="0.4", lw=0.6)
+        ax.margins(y=0.15)
     if lattice:
         ax_l.legend(fontsize=7)
     save(fig, path)

@@ -82,7 +82,8 @@ def _mixing_table(rows: list[tuple[dict, dict | None]]) -> list[str]:
             continue
         ds = f"{f(e.get('dS_config_R'), 3)} ({f(e.get('dS_config_target_R'), 3)})"
         for calc, c in _calcs(e).items() or [(DASH, {})]:
-            t_range = f"{f(c.get('T_star_min_K'), 0)}–{f(c.get('T_star_max_K'), 0)}"
+            lo, hi = num(c.get("T_star_min_K")), num(c.get("T_star_max_K"))
+            t_range = DASH if lo is None or hi is None else f"{lo:.0f}–{hi:.0f}"
             lines.append(_row([m["name"], calc, c.get("n_sqs", DASH),
                                _pm(c.get("dH_mix_meV_per_atom_mean"), c.get("dH_mix_meV_per_atom_spread"), 1,
                                    True), f(c.get("dH_mix_meV_per_site_mean"), 1, True), ds,

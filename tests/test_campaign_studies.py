@@ -279,6 +279,11 @@ def test_small_campaign_with_mixing_and_voltage_runs_and_reports(tmp_path):
     for row in (host, nm):
         assert row["voltage"]["na_per_fu"] == [1.0, 0.0] and 1.0 < row["voltage"]["average_voltage_V"] < 6.0
     assert nm["voltage"]["vs_pristine"]["pristine"] == "NaNiO2"
+    # the as-made states are the campaign's relaxations of the same cells, taken over, not redone
+    as_made = folder / "NaNiO2" / "voltage" / "chgnet" / "pristine" / "na-1" / "ord-00"
+    adopted = json.loads((as_made / "adopted_from.json").read_text())
+    assert adopted["relax_dir"] == str((folder / "NaNiO2" / "relax-cell").resolve())
+    assert any("taken over" in n for n in host["voltage"]["notes"])
     report = (folder / "report" / "report.md").read_text()
     assert "## Thermodynamics" in report and "## Electrochemistry" in report
     for png in ("mixing_gibbs.png", "voltage_profiles.png", "voltage_strain.png"):

@@ -39,6 +39,13 @@ def neb(
     cutoff: Annotated[float, typer.Option(help="longest hop, Å")] = 5.0,
     pristine: Annotated[str | None, typer.Option(
         help="also run the same hop in this pristine prototype and plot both")] = None,
+    screen: Annotated[str, typer.Option(
+        "--screen", help="--network: estimate every hop (idpp: energy maximum along the IDPP path; "
+                         "short-neb: 1 climbing image, fmax 0.2), CI-NEB only the hops percolation "
+                         "needs; none: CI-NEB every hop")] = "none",
+    screen_margin: Annotated[float, typer.Option(
+        "--screen-margin", help="refine hops whose estimate is <= a percolation threshold + this, eV")]
+        = 0.1,
     write_inputs: Annotated[bool, typer.Option(
         "--write-inputs", help="write a VASP NEB folder (00…0N) instead of running")] = False,
 ) -> None:
@@ -67,7 +74,7 @@ def neb(
                     calculators=names, cutoff=cutoff, pristine=pristine, write_inputs=write_inputs,
                     progress=lambda line: err.print(line, highlight=False), callback=show,
                     n_images=images, fmax=fmax, steps=steps, optimizer=optimizer, spring=spring,
-                    dynamic=dynamic, preset=preset)
+                    dynamic=dynamic, preset=preset, screen=screen, screen_margin_eV=screen_margin)
     except KeyboardInterrupt:
         err.print(f"interrupted: {out_dir} keeps the finished steps; run the same command to resume",
                   highlight=False)
@@ -107,6 +114,11 @@ def _print_neb(doc: dict, out_dir: Path) -> None:
                     t.add_row(f"{h['start_label']}→{h['end_label']}", f"{h['length_A']:.2f}",
                               str(h["multiplicity"]), "-", "-", "-", h["skipped"][:40])
                     continue
+                if not h.get("refined", True):
+                    t.add_row(f"{h['start_label']}→{h['end_label']}", f"{h['length_A']:.2f}",
+                              str(h["multiplicity"]), "-", "-", f"≈{h['screened_barrier_eV']:.3f}",
+                              f"screened ({h['screen_estimate']}) only")
+                    continue
                 t.add_row(f"{h['start_label']}→{h['end_label']}", f"{h['length_A']:.2f}",
                           str(h["multiplicity"]), f"{h['forward_barrier_eV']:.3f}",
                           f"{h['reverse_barrier_eV']:.3f}", f"{h['effective_barrier_eV']:.3f}",
@@ -116,6 +128,11 @@ def _print_neb(doc: dict, out_dir: Path) -> None:
             perc = ", ".join(f"{k}: {'none' if v is None else f'{v:.3f} eV'}"
                              for k, v in res["percolation_barrier_eV"].items())
             out.print(f"percolation barrier along {perc}", highlight=False)
+            calls = res.get("force_calls") or {}
+            out.print(f"{res.get('n_refined', len(res['hops']))}/{len(res['hops'])} hops refined by CI-NEB "
+                      f"(screen: {res.get('screen', 'none')}); site-energy spread "
+                      f"{res.get('site_energy_spread_eV') or 0.0:.3f} eV; force calls {calls.get('total')}",
+                      highlight=False)
             continue
         t = Table(title=f"{name}: {doc.get('material', '')} Na hops", title_justify="left")
         for col in ("hop", "length Å", "forward eV", "reverse eV", "ΔE eV", "saddle", "max F",

@@ -24,6 +24,7 @@ from calculators.neb import (
     run_neb,
 )
 from calculators.network import run_network
+from calculators.screening import DEFAULT_MARGIN_EV, check_screen
 from calculators.vasp_calc import write_vasp_neb
 from structures.hops import DEFAULT_CUTOFF, distinct_hops, diverse_hops, find_hops, parse_hop
 from structures.io import write_json
@@ -70,18 +71,21 @@ def is_disordered(atoms: Atoms) -> bool:
 def study(prototype: str | None, structure: str | Path | None, out_dir: str | Path, *,
           hop: str | None = None, network: bool = False, n_hops: int = 1, calculators: list[str],
           cutoff: float = DEFAULT_CUTOFF, pristine: str | None = None, write_inputs: bool = False,
-          progress: Callable[[str], None] | None = None, callback=None, **neb_kwargs) -> dict:
+          progress: Callable[[str], None] | None = None, callback=None, screen: str = "none",
+          screen_margin_eV: float = DEFAULT_MARGIN_EV, **neb_kwargs) -> dict:
     """Run the requested NEBs and write neb.json in `out_dir`; returns neb.json's document.
 
     Stages: load the cell -> the hop network (`network`) or the hops of `hop` with each
     calculator -> the two calculators compared, the pristine reference, notes -> neb.json.
-    `neb_kwargs` go to `calculators.neb.run_neb`. Energies eV, lengths Å.
+    `neb_kwargs` go to `calculators.neb.run_neb`; `screen` (idpp, short-neb, none) and
+    `screen_margin_eV` to `calculators.network.run_network`. Energies eV, lengths Å.
     """
     from structures.errors import HecathodeInputError
 
     if (hop is None) == (not network):
         raise HecathodeInputError("give exactly one of --hop FROM:TO and --network")
     check_settings(**neb_kwargs)
+    check_screen(screen, screen_margin_eV)
     out = Path(out_dir)
     atoms, proto = load_cell(prototype, structure)
     doc: dict = {"prototype": proto, "structure": str(structure) if structure else None,
@@ -90,7 +94,8 @@ def study(prototype: str | None, structure: str | Path | None, out_dir: str | Pa
         return _write_inputs(atoms, hop, out, cutoff, neb_kwargs)
     neb_run = {"callback": callback, **neb_kwargs}  # what each run_neb gets
     if network:
-        _network_study(doc, atoms, out, cutoff, progress, neb_run)
+        _network_study(doc, atoms, out, cutoff, progress,
+                       {**neb_run, "screen": screen, "margin_eV": screen_margin_eV})
     else:
         _hop_study(doc, atoms, out, hop, n_hops, cutoff, pristine, progress, neb_run)
     write_json(out / "neb.json", doc)

@@ -1,0 +1,78 @@
+"""Hop networks with shared vacancy states and screen-then-refine (EMT, fast and exact)."""
+
+import json
+
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from calculators.network import run_network
+
+
+class CountingEMT(EMT):
+    """EMT that counts its evaluations."""
+
+    calls = 0
+
+    def calculate(self, *args, **kwargs):
+        CountingEMT.calls += 1
+        super().calculate(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def strained_cu():
+    # fcc Cu 2x2x2 (32 sites) strained 1 : 1.05 : 1.15: three nearest-neighbour hop classes
+    # (ab, ac, bc planes) with different barriers; the bc hop sets no percolation threshold
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    atoms.set_cell(atoms.cell[:] * [[1], [1.05], [1.15]], scale_atoms=True)
+    return atoms
+
+
+def _run(atoms, screen, directory=None):
+    CountingEMT.calls = 0
+    net = run_network(atoms, CountingEMT(), species="Cu", cutoff=2.9, n_images=1, screen=screen,
+                      directory=directory)
+    return net, CountingEMT.calls
+
+
+@pytest.fixture(scope="module")
+def all_refined(strained_cu):
+    return _run(strained_cu, "none")
+
+
+def test_shared_vacancy_states(all_refined):
+    net, calls = all_refined
+    assert len(net.hops) == 3 and all(h["refined"] for h in net.hops)
+    # every Cu site is equivalent: one relaxation serves the 4 sites the hops touch
+    assert set(net.site_energies_eV) == {"0", "1", "2", "3"} and net.site_energy_spread_eV < 1e-6
+    assert net.force_calls["total"] == calls  # counted exactly
+    assert net.force_calls["refinement"] == sum(h["force_calls"] for h in net.hops)
+    # endpoints never recomputed per hop: each hop's calls are its band's
+    assert net.force_calls["vacancy_states"] < 30
+
+
+@pytest.mark.parametrize("screen", ["idpp", "short-neb"])
+def test_screened_network_matches_all_refined(strained_cu, all_refined, screen, tmp_path):
+    ref, ref_calls = all_refined
+    net, calls = _run(strained_cu, screen, tmp_path)
+    for axis, value in ref.percolation_barrier_eV.items():
+        assert net.percolation_barrier_eV[axis] == pytest.approx(value, abs=0.02)
+    assert net.force_calls["total"] == calls
+    for h in net.hops:
+        assert h["screen_estimate"] == screen and h["screened_barrier_eV"] is not None
+    written = json.loads((tmp_path / "network.json").read_text())
+    assert written["screen"] == screen and "percolation_barrier_eV" in written
+    assert {"site_energies_eV", "site_energy_spread_eV", "force_calls"} <= set(written)
+    if screen == "idpp":  # the highest hop is screened out: fewer force calls than all-refined
+        assert [h["refined"] for h in net.hops] == [True, True, False]
+        assert net.force_calls["total"] < ref.force_calls["total"]
+    again, calls_again = _run(strained_cu, screen, tmp_path)  # resumed: screen.json, neb.json
+    assert again.percolation_barrier_eV == pytest.approx(net.percolation_barrier_eV, abs=1e-6)
+    assert calls_again < calls / 2
+
+
+def test_unknown_screen_is_refused(strained_cu):
+    from structures.errors import HecathodeInputError
+
+    with pytest.raises(HecathodeInputError, match="--screen"):
+        run_network(strained_cu, EMT(), species="Cu", cutoff=2.9, screen="fast")

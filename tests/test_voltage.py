@@ -13,7 +13,7 @@ from conftest import HECATHODE
 
 from structures.composition import assign_sublattices
 from workflows.report.voltage import plot_strain, plot_voltage
-from workflows.studies import voltage as voltage_module
+from workflows.studies import relaxations as relaxations_module
 from workflows.studies.voltage import voltage_study
 from workflows.studies.voltage_hull import HullError, HullState, voltage_hull
 from workflows.studies.voltage_states import VoltageInputError, na_contents
@@ -130,7 +130,7 @@ def test_study_voltages_from_known_energies_and_resume(tmp_path, monkeypatch):
     def no_relax(*args, **kwargs):
         raise AssertionError("a finished relaxation was run again")
 
-    monkeypatch.setattr(voltage_module, "relax", no_relax)
+    monkeypatch.setattr(relaxations_module, "relax", no_relax)
     again = voltage_study("NaNiO2", "o3", out, x=[1, 0.5, 0], calculators=[Quadratic()])
     assert again.relaxations_run == 0 and again.relaxations_reused == 6
     assert again.to_json()["average_voltage_V"] == pytest.approx(doc["average_voltage_V"])

@@ -68,16 +68,17 @@ def _check_preset(run: Relaxation, name: str, preset: str | None, folder: Path) 
 
 def relax_in_folder(atoms: Atoms, calculator, folder: Path, *, fmax: float, steps: int,
                     relax_cell: bool = True, preset: str | None = None, label: str = "",
-                    progress: Callable[[str], None] | None = None) -> tuple[Relaxation, bool]:
+                    progress: Callable[[str], None] | None = None, check_preset: bool = True,
+                    **calculator_settings) -> tuple[Relaxation, bool]:
     """Relax `atoms` in `folder` (relax.traj/json/extxyz), or read the finished run back.
 
     Returns (the relaxation, whether it was reused). `label` names the structure in progress
-    lines (one every 25 optimizer steps).
+    lines (one every 25 optimizer steps); `calculator_settings` override the preset's.
     """
     name = calculator_name(calculator)
     run = finished_relaxation(folder / "relax.json", name, fmax, steps)
     if run is not None:
-        if isinstance(calculator, str):
+        if isinstance(calculator, str) and check_preset:
             _check_preset(run, name, preset, folder)
         return run, True
     if progress:
@@ -89,5 +90,5 @@ def relax_in_folder(atoms: Atoms, calculator, folder: Path, *, fmax: float, step
                      f"max F = {info['fmax_eV_per_A']:.3f} eV/Å")
 
     run = relax(atoms, calculator, fmax=fmax, steps=steps, relax_cell=relax_cell, preset=preset,
-                directory=folder, callback=step)
+                directory=folder, callback=step, **calculator_settings)
     return run, False

@@ -32,14 +32,13 @@ from pathlib import Path
 import numpy as np
 from ase.build import bulk
 
-from calculators.relax import relax
 from calculators.results import Relaxation
 from structures.composition import assign_sublattices
 from structures.io import write_json, write_structure
 from structures.orderings import DEFAULT_MAX_ORDERINGS
 from structures.prototypes import parent_cell
 from structures.sqs import DEFAULT_STEPS
-from workflows.studies.relaxations import calculator_name, finished_relaxation
+from workflows.studies.relaxations import calculator_name, relax_in_folder
 from workflows.studies.voltage_analysis import build_electrodes, compare_studies, study_notes, summaries
 from workflows.studies.voltage_geometry import state_geometry
 from workflows.studies.voltage_states import (
@@ -193,25 +192,14 @@ def plan_orderings(hosts: Sequence[Host], contents: Sequence[float], out: Path, 
 def _relax_once(atoms, calculator, folder: Path, label: str, opts: dict,
                 progress: Callable[[str], None] | None) -> tuple[Relaxation, bool]:
     """Relax in `folder` or read back a finished relax.json; returns (result, reused)."""
-    name = calculator_name(calculator)
-    run = finished_relaxation(folder / "relax.json", name, opts["fmax"], opts["steps"])
-    if run is not None:
-        return run, True
-    if progress:
-        progress(f"{name} {label}: relaxing {len(atoms)} atoms")
-
-    def step(info: dict) -> None:
-        if progress and info["step"] and info["step"] % 25 == 0:
-            progress(f"  {name} {label} step {info['step']}  E = {info['energy_eV']:.4f} eV  "
-                     f"max F = {info['fmax_eV_per_A']:.3f} eV/Å")
-
-    run = relax(atoms, calculator, fmax=opts["fmax"], steps=opts["steps"], relax_cell=opts["relax_cell"],
-                preset=opts["preset"], directory=folder, callback=step, **opts["overrides"])
-    if progress:
-        progress(f"{name} {label}: E = {run.energy_eV:.4f} eV, "
+    run, reused = relax_in_folder(atoms, calculator, folder, fmax=opts["fmax"], steps=opts["steps"],
+                                  relax_cell=opts["relax_cell"], preset=opts["preset"], label=label,
+                                  progress=progress, check_preset=False, **opts["overrides"])
+    if progress and not reused:
+        progress(f"{calculator_name(calculator)} {label}: E = {run.energy_eV:.4f} eV, "
                  f"{'converged' if run.converged else 'NOT converged'} in {run.steps} steps, "
                  f"{run.wall_time_s:.1f} s")
-    return run, False
+    return run, reused
 
 
 def relax_job(job: Job, calculator, out: Path, opts: dict,

@@ -93,3 +93,19 @@ def test_dataset_failure_keeps_what_was_finished(tmp_path):
     assert p.returncode == 2
     assert len([ln for ln in p.stderr.splitlines() if ln.startswith("error")]) == 1
     assert len(csv.read_text().splitlines()) == 31  # the CSV written before the failure stays
+
+
+def test_every_command_is_registered_on_import_and_python_m_works():
+    """No import cycle: importing workflows.cli registers every command (campaign, status and
+    report used to appear only after main() ran), and `python -m workflows.cli` runs."""
+    import sys
+
+    from workflows.cli import app
+
+    names = {c.name or c.callback.__name__ for c in app.registered_commands}
+    names |= {g.name for g in app.registered_groups}
+    assert {"entropy", "check", "dataset", "supercell", "sqs", "neb", "relax", "status", "report",
+            "campaign", "mixing", "voltage", "orderings"} <= names
+    res = subprocess.run([sys.executable, "-m", "workflows.cli", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and "campaign" in res.stdout and "voltage" in res.stdout

@@ -61,6 +61,7 @@ def _campaign(tmp_path: Path, text: str = STUDIES) -> Path:
     (("voltage: {x: [1, 0]}", "voltage: {x: [1, 0], relax_cell: maybe}"), "relax_cell: 'maybe'"),
     (("voltage: {x: [1, 0]}", "voltage: {x: [1, 0], fmax: -0.1}"), "fmax: -0.1 is not a number > 0"),
     (("voltage: {n_relax: 2}", "voltage: {n_relax: 2, n_sqs: 3}"), "[1].voltage: unknown key(s) n_sqs"),
+    (("voltage: {n_relax: 2}", "voltage: {n_relax: 2, x: [1, 0.3]}"), "Na0.3 is 1.2 Na in the 16-atom SQS"),
     (("    sqs: {n_structures: 1, max_atoms: 16, seed: 1, n_runs: 1, n_steps: 1000, min_width: 4}\n", ""),
      "NaNi0.5Mn0.5O2 is mixed: give the material 'sqs:' settings"),
 ])
@@ -206,7 +207,7 @@ def test_report_with_mixing_and_voltage_has_both_sections(tmp_path):
     echem = text.split("## Electrochemistry", 1)[1].split("## Every number", 1)[0]
     row = "| NVPF | pristine | chgnet | 3 → 1 | 1 | 3.25 | -4.27 | -2.24 / -2.06 / -0.02 | 1 | yes |"
     assert row in echem
-    assert "| HE | NVPF | chgnet | +0.060 | 0.000 | +1.17 | 0.00 |" in echem
+    assert "| HE | NVPF | chgnet | +0.060 | – (1 host) | +1.17 | – (1 host) |" in echem
     for png in ("mixing_gibbs.png", "voltage_profiles.png", "voltage_strain.png"):
         assert (tmp_path / png).read_bytes()[:8] == PNG and f"]({png})" in text
     numbers = text.split("## Every number", 1)[1]
@@ -291,3 +292,28 @@ def test_small_campaign_with_mixing_and_voltage_runs_and_reports(tmp_path):
     again = subprocess.run([str(HECATHODE), "campaign", "run", str(path), "--out", str(folder)],
                            capture_output=True, text=True, env=ENV, timeout=300)
     assert again.returncode == 0 and "nothing to do" in again.stderr
+    _joins_read_back_what_finished(path, folder, tmp_path / "partial")
+
+
+def _joins_read_back_what_finished(path: Path, folder: Path, copy: Path) -> None:
+    """A join computes nothing: with a relaxation missing it leaves it out and says so, and with
+    nothing usable left it refuses in one line."""
+    import shutil
+
+    from workflows.studies import electrode_steps, mixing_steps
+    from workflows.studies.mixing_results import MixingInputError
+    from workflows.studies.voltage_states import VoltageInputError
+
+    shutil.copytree(folder / "NM", copy)
+    nm = load_campaign(path)["materials"][1]
+    (copy / "mixing" / "chgnet" / "sqs-001" / "relax.json").unlink()
+    result = mixing_steps.join(nm["formula"], nm["prototype"], copy / "mixing", nm["mixing"])
+    assert [r.sqs for r in result.per_sqs] == ["sqs-000"]
+    assert "not finished, left out: chgnet sqs-001" in result.notes
+    assert not (copy / "mixing" / "chgnet" / "sqs-001" / "relax.json").exists()  # not recomputed
+    (copy / "mixing" / "chgnet" / "end-Mn" / "relax.json").unlink()
+    with pytest.raises(MixingInputError, match="missing: chgnet end-Mn, chgnet sqs-001"):
+        mixing_steps.join(nm["formula"], nm["prototype"], copy / "mixing", nm["mixing"])
+    (copy / "voltage" / "chgnet" / "sqs-000" / "na-0" / "ord-00" / "relax.json").unlink()
+    with pytest.raises(VoltageInputError, match="no host has a finished relaxation at every Na content"):
+        electrode_steps.join(nm["formula"], nm["prototype"], copy / "voltage", nm["voltage"])

@@ -147,7 +147,29 @@ def check_voltage(m: dict, where: str, camp: dict, mat: dict) -> dict | None:
     if not mat.get("sqs") and not names[0].startswith("pristine"):
         raise _error(f"{where}.voltage ({mat['name']}): {mat['formula']} is mixed: give the material 'sqs:' "
                      "settings (the voltage study runs on the material's SQS)")
+    if mat.get("sqs"):
+        _check_whole_na(mat, sorted({float(n.split("/")[1][3:]) for n in names}), f"{where}.voltage")
     return s
+
+
+def _check_whole_na(mat: dict, contents: list[float], where: str) -> None:
+    """Every Na content must be a whole number of Na in the material's SQS cell."""
+    from structures.prototypes import parent_cell
+    from structures.sqs import DEFAULT_MAX_ATOMS, DEFAULT_MIN_WIDTH, choose_supercell, plan_supercells
+
+    s = mat["sqs"]
+    parent = parent_cell(mat["prototype"])
+    plan = plan_supercells(assign_sublattices(mat["formula"], mat["prototype"]), parent,
+                           s.get("max_atoms", DEFAULT_MAX_ATOMS))
+    option, _ = choose_supercell(plan, parent, s.get("min_width", DEFAULT_MIN_WIDTH),
+                                 s.get("tolerance", 0.01), s.get("exact", False), s.get("n_cells"))
+    n_fu = option.n_cells * float(parent.info.get("formula_units", 1))
+    for na in contents:
+        if abs(na * n_fu - round(na * n_fu)) > 1e-6:
+            raise _error(f"{where} ({mat['name']}): Na{na:g} is {na * n_fu:g} Na in the "
+                         f"{option.n_atoms}-atom SQS ({n_fu:g} formula units), not a whole number; choose "
+                         "contents in steps of "
+                         f"{1 / n_fu:g} or another SQS size")
 
 
 def n_structures(mat: dict) -> int:
@@ -157,7 +179,6 @@ def n_structures(mat: dict) -> int:
 
 def _check_sqs_size(mat: dict, s: dict, where: str) -> None:
     """An SQS size (max_atoms, min_width_A) no supercell holds fails now (mixed compositions)."""
-    from structures.composition import assign_sublattices
     from structures.prototypes import parent_cell
     from structures.sqs import choose_supercell, plan_supercells
     from workflows.studies.voltage_states import is_ordered

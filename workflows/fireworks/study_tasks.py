@@ -41,7 +41,8 @@ class MixingPlanTask(FiretaskBase):
         from workflows.studies.mixing_steps import plan
 
         inputs = plan(self["formula"], self["prototype"], self["study_dir"], self["settings"], progress=_say)
-        return FWAction(stored_data={"structures": [c.name for c in inputs.cells]})
+        names = [c.name for c in inputs.cells]
+        return FWAction(stored_data={"n_structures": len(names), "structures": names})
 
 
 @explicit_serialize
@@ -97,7 +98,8 @@ class VoltagePlanTask(FiretaskBase):
 
         doc = plan(self["formula"], self["prototype"], self["study_dir"], self["settings"],
                    self["structures_json"], progress=_say)
-        return FWAction(stored_data={"orderings": [j["name"] for j in doc["jobs"]]})
+        names = [j["name"] for j in doc["jobs"]]
+        return FWAction(stored_data={"n_orderings": len(names), "orderings": names})
 
 
 @explicit_serialize

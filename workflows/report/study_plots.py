@@ -126,8 +126,9 @@ def plot_strain(rows: list[tuple[dict, dict]], path: Path) -> str | None:
     for i, (m, _, vals) in enumerate(bars):
         mean = float(np.mean(vals))
         ax_v.bar(i, mean, 0.6, color=m["colour"], zorder=2)
-        ax_v.errorbar([i], [mean], yerr=[[mean - min(vals)], [max(vals) - mean]], color="k", capsize=3,
-                      zorder=3)
+        if len(vals) > 1:
+            ax_v.errorbar([i], [mean], yerr=[[mean - min(vals)], [max(vals) - mean]], color="k", capsize=3,
+                          zorder=3)
         ax_v.annotate(f"{mean:+.2f} %", (i, mean), xytext=(0, 4 if mean >= 0 else -12),
                       textcoords="offset points", ha="center", fontsize=7)
     ax_v.set_xticks(range(len(bars)), [f"{m['name']}\n{c}" for m, c, _ in bars], fontsize=7)

@@ -135,10 +135,12 @@ def _comparison(rows: list[tuple[dict, dict | None]]) -> list[str]:
         if not isinstance(cmp_, dict):
             continue
         for calc, d in (cmp_.get("difference_he_minus_pristine") or {}).items():
+            n = num(_calcs(v).get(calc, {}).get("n_hosts"))
+            one = "– (1 host)" if n == 1 else None  # no spread to resolve a difference against
             lines.append(_row([m["name"], cmp_.get("pristine", DASH), calc,
-                               f(d.get("average_voltage_V"), 3, True), f(d.get("he_sqs_spread_V"), 3),
+                               f(d.get("average_voltage_V"), 3, True), one or f(d.get("he_sqs_spread_V"), 3),
                                f(d.get("volume_change_percent"), 2, True),
-                               f(d.get("he_sqs_spread_percent"), 2)]))
+                               one or f(d.get("he_sqs_spread_percent"), 2)]))
     if not lines:
         return []
     reading = next((v["vs_pristine"].get("reading") for _, v in rows if v and v.get("vs_pristine")), None)

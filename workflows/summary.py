@@ -15,3 +15,15 @@ def min_mean_max(values: Iterable[float], unit: str = "eV") -> dict:
         return {"n": 0}
     return {"n": int(len(v)), f"min_{unit}": float(v.min()), f"mean_{unit}": float(v.mean()),
             f"max_{unit}": float(v.max())}
+
+
+def spread_summary(values: Iterable[float | None], unit: str = "eV") -> dict:
+    """`min_mean_max` plus the spread (max − min) and the sample standard deviation (ddof 1;
+    0 for one value) under `spread_<unit>` and `std_<unit>`: a result over SQS or potentials."""
+    values = list(values)
+    out = min_mean_max(values, unit)
+    v = [x for x in values if x is not None and np.isfinite(x)]
+    if v:
+        out[f"spread_{unit}"] = float(max(v) - min(v))
+        out[f"std_{unit}"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+    return out

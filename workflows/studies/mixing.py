@@ -24,7 +24,6 @@ mixing site (= k_B per site: -Σ x ln x on the mixing sublattice), temperatures 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -125,26 +124,9 @@ def prepare(formula: str, prototype: str | None, out_dir: str | Path, *, n_sqs: 
 
 def _sqs_set(sqs_dir: Path, request: dict, progress: Callable[[str], None] | None) -> dict:
     """The SQS set in `sqs_dir`: read back when built with the same request, else built."""
-    from workflows.studies.sqs_set import build_sqs_set
+    from workflows.studies.sqs_set import reuse_or_build_sqs_set
 
-    req_path, doc_path = sqs_dir / "request.json", sqs_dir / "sqs.json"
-    if req_path.is_file() and doc_path.is_file():
-        old = json.loads(req_path.read_text())
-        if old != json.loads(json.dumps(request)):
-            changed = ", ".join(f"{k} {old.get(k)!r} -> {v!r}" for k, v in request.items() if old.get(k) != v)
-            raise MixingInputError(f"{sqs_dir} holds SQS built with other settings ({changed}); the "
-                                   "relaxations beside it belong to those: use another --out")
-        if progress:
-            progress(f"SQS: reusing {len(json.loads(doc_path.read_text())['structures'])} in {sqs_dir}")
-        return json.loads(doc_path.read_text())
-    if progress:
-        progress(f"SQS: annealing {request['n_sqs']} SQS of {request['formula']} (icet) in {sqs_dir}")
-    doc = build_sqs_set(request["formula"], request["prototype"], sqs_dir, max_atoms=request["max_atoms"],
-                        n_structures=request["n_sqs"], n_steps=request["sqs_steps"], seed=request["seed"],
-                        n_runs=request["sqs_runs"], min_width=request["min_width_A"],
-                        composition_options=request["composition_options"])
-    write_json(req_path, request)
-    return doc
+    return reuse_or_build_sqs_set(sqs_dir, request, progress, error=MixingInputError)
 
 
 # ------------------------------------------------------------------ relaxations (resumable)

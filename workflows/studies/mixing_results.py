@@ -15,7 +15,7 @@ from ase import Atoms
 
 from structures.entropy import R_J_PER_MOL_K, mixing_entropy
 from structures.errors import HecathodeInputError
-from workflows.summary import min_mean_max
+from workflows.summary import spread_summary
 
 AVOGADRO_PER_MOL = 6.02214076e23  # exact (SI 2019)
 ELEMENTARY_CHARGE_C = 1.602176634e-19  # exact (SI 2019): 1 eV in J
@@ -72,13 +72,8 @@ def gibbs_mixing_eV_per_site(dH_eV_per_site: float, dS_R: float, T_K):
 
 
 def summary(values: Sequence[float | None], unit: str) -> dict:
-    """min/mean/max (workflows.summary) plus spread (max − min) and sample std (ddof 1)."""
-    out = min_mean_max(values, unit)
-    v = [x for x in values if x is not None and np.isfinite(x)]
-    if v:
-        out[f"spread_{unit}"] = float(max(v) - min(v))
-        out[f"std_{unit}"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-    return out
+    """min/mean/max plus spread (max − min) and sample std (workflows.summary.spread_summary)."""
+    return spread_summary(values, unit)
 
 
 # ------------------------------------------------------------------ typed results

@@ -27,7 +27,8 @@ from structures.composition import SiteComposition, assign_sublattices
 from structures.constants import SITE_LABEL as LABEL
 from structures.disorder import DisorderedStructure
 from structures.entropy import classify, configurational_entropy
-from structures.io import atomic_write
+from structures.errors import HecathodeInputError
+from structures.io import atomic_write, write_json
 from structures.prototypes import from_materials_project, load_structure, parent_cell
 from structures.sqs import (
     DEFAULT_MAX_ATOMS,
@@ -294,3 +295,30 @@ def write_structure_files(atoms: Atoms, stem: Path) -> None:
     struct.remove_site_property("site_label")
     atomic_write(stem.with_suffix(".cif"),
                  lambda tmp: CifWriter(struct, refine_struct=False).write_file(tmp))
+
+
+def reuse_or_build_sqs_set(sqs_dir: Path, request: dict, progress: Callable[[str], None] | None = None,
+                           error: type[HecathodeInputError] = HecathodeInputError) -> dict:
+    """The SQS set (sqs.json document) in `sqs_dir`: read back when it was built with the same
+    `request` (formula, prototype, n_sqs, seed, max_atoms, min_width_A, sqs_steps, optional
+    sqs_runs, composition_options; kept in request.json), else annealed now. A folder built with
+    other settings raises `error` naming what changed: the relaxations beside it belong to those."""
+    req_path, doc_path = sqs_dir / "request.json", sqs_dir / "sqs.json"
+    if req_path.is_file() and doc_path.is_file():
+        old = json.loads(req_path.read_text())
+        if old != json.loads(json.dumps(request)):
+            changed = ", ".join(f"{k} {old.get(k)!r} -> {v!r}" for k, v in request.items() if old.get(k) != v)
+            raise error(f"{sqs_dir} holds SQS built with other settings ({changed}); the "
+                        "relaxations beside it belong to those: use another --out")
+        doc = json.loads(doc_path.read_text())
+        if progress:
+            progress(f"SQS: reusing {len(doc['structures'])} in {sqs_dir}")
+        return doc
+    if progress:
+        progress(f"SQS: annealing {request['n_sqs']} SQS of {request['formula']} (icet) in {sqs_dir}")
+    doc = build_sqs_set(request["formula"], request["prototype"], sqs_dir, max_atoms=request["max_atoms"],
+                        n_structures=request["n_sqs"], n_steps=request["sqs_steps"], seed=request["seed"],
+                        n_runs=request.get("sqs_runs"), min_width=request["min_width_A"],
+                        composition_options=request["composition_options"])
+    write_json(req_path, request)
+    return doc

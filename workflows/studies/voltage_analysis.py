@@ -13,7 +13,7 @@ import numpy as np
 
 from workflows.studies.voltage_geometry import end_state_changes
 from workflows.studies.voltage_hull import HullState, voltage_hull
-from workflows.summary import min_mean_max
+from workflows.summary import spread_summary
 
 MLIPS = ("chgnet", "sevenn")
 MLIP_NOTE = (
@@ -93,14 +93,9 @@ def build_electrodes(states: Sequence, metals: dict[str, dict], calculators: Seq
 
 # ------------------------------------------------------------------ summaries
 
-def stats(values: Sequence[float], unit: str) -> dict:
-    """min/mean/max (workflows.summary) plus spread (max − min) and sample std (ddof 1)."""
-    out = min_mean_max(values, unit)
-    v = [x for x in values if x is not None and np.isfinite(x)]
-    if v:
-        out[f"spread_{unit}"] = float(max(v) - min(v))
-        out[f"std_{unit}"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-    return out
+def stats(values: Sequence[float | None], unit: str) -> dict:
+    """min/mean/max plus spread (max − min) and sample std (workflows.summary.spread_summary)."""
+    return spread_summary(values, unit)
 
 
 def _per_calc(electrodes: list[dict], calc: str, key: str, unit: str) -> dict:

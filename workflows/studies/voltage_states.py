@@ -17,7 +17,6 @@ only to rank orderings). Units: Na per formula unit; Ewald energies eV per cell.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from ase import Atoms
 from structures.composition import SiteComposition, assign_sublattices
 from structures.constants import SITE_LABEL, SUBLATTICE, TRANSITION_METALS
 from structures.errors import HecathodeInputError
-from structures.io import read_structure, write_json
+from structures.io import read_structure
 from structures.orderings import DEFAULT_MAX_ORDERINGS, OrderingCandidate, rank_orderings, search_orderings
 from structures.prototypes import parent_cell
 from structures.sqs import ICET_VACANCY, site_targets
@@ -136,26 +135,10 @@ def sqs_hosts(comp: SiteComposition, out_dir: Path, request: dict,
               progress: Callable[[str], None] | None = None) -> tuple[list[Host], dict]:
     """K SQS of `comp` in out_dir/sqs (reused when built with the same `request`: formula,
     prototype, n_sqs, seed, max_atoms, min_width_A, sqs_steps, composition_options)."""
-    from workflows.studies.sqs_set import build_sqs_set
+    from workflows.studies.sqs_set import reuse_or_build_sqs_set
 
     sqs_dir = out_dir / "sqs"
-    req_path, doc_path = sqs_dir / "request.json", sqs_dir / "sqs.json"
-    if req_path.is_file() and doc_path.is_file():
-        old = json.loads(req_path.read_text())
-        if old != json.loads(json.dumps(request)):
-            changed = ", ".join(f"{k} {old.get(k)!r} -> {v!r}" for k, v in request.items() if old.get(k) != v)
-            raise VoltageInputError(f"{sqs_dir} holds SQS built with other settings ({changed}); use "
-                                    "another --out")
-        doc = json.loads(doc_path.read_text())
-    else:
-        if progress:
-            progress(f"SQS: annealing {request['n_sqs']} SQS of {request['formula']} (icet)")
-        doc = build_sqs_set(request["formula"], request["prototype"], sqs_dir,
-                            max_atoms=request["max_atoms"], n_structures=request["n_sqs"],
-                            n_steps=request["sqs_steps"], seed=request["seed"],
-                            min_width=request["min_width_A"],
-                            composition_options=request["composition_options"])
-        write_json(req_path, request)
+    doc = reuse_or_build_sqs_set(sqs_dir, request, progress, error=VoltageInputError)
     hosts = []
     for entry in doc["structures"]:
         atoms = read_structure(sqs_dir / entry["extxyz"])

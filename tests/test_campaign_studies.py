@@ -82,6 +82,7 @@ def test_bad_study_section_through_the_cli_is_one_line_exit_2(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.slow
 def test_study_settings_merge_defaults_and_overrides(tmp_path):
     camp = load_campaign(_campaign(tmp_path))
     host, nm = camp["materials"]

@@ -49,6 +49,7 @@ def test_relax_chgnet_writes_summary_and_labelled_structure(o3_file, tmp_path):
     assert again.returncode == 0 and "resumed at step" in again.stdout
 
 
+@pytest.mark.slow
 def test_write_inputs_vasp_without_vasp_and_gpaw_script(tmp_path, monkeypatch):
     cif = tmp_path / "mno.cif"
     write(cif, bulk("MnO", "rocksalt", a=4.445))

@@ -40,6 +40,7 @@ def all_refined(strained_cu):
     return _run(strained_cu, "none")
 
 
+@pytest.mark.slow
 def test_shared_vacancy_states(all_refined):
     net, calls = all_refined
     assert len(net.hops) == 3 and all(h["refined"] for h in net.hops)
@@ -51,6 +52,7 @@ def test_shared_vacancy_states(all_refined):
     assert net.force_calls["vacancy_states"] < 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("screen", ["idpp", "short-neb"])
 def test_screened_network_matches_all_refined(strained_cu, all_refined, screen, tmp_path):
     ref, ref_calls = all_refined

@@ -154,6 +154,7 @@ def test_study_reports_states_above_the_hull(tmp_path):
     assert all(a["e_above_hull_eV_per_fu"] == pytest.approx(CURVATURE_EV / 4, abs=1e-6) for a in above)
 
 
+@pytest.mark.slow
 def test_pristine_beside_high_entropy(tmp_path, capsys):
     from workflows.cli.voltage import _print_voltage
 

@@ -194,29 +194,7 @@ def test_bad_input_is_one_line_and_writes_nothing(he_p2, tmp_path, case, args, m
 
 # ------------------------------------------------------------- downstream: relax, neb, campaigns
 
-HE_O3 = """data_he_o3
-_symmetry_space_group_name_H-M   'R-3m'
-_cell_length_a   2.962
-_cell_length_b   2.962
-_cell_length_c   15.91
-_cell_angle_alpha   90
-_cell_angle_beta   90
-_cell_angle_gamma   120
-loop_
- _atom_site_label
- _atom_site_type_symbol
- _atom_site_fract_x
- _atom_site_fract_y
- _atom_site_fract_z
- _atom_site_occupancy
-  Na1  Na1+  0 0 0       1.0
-  Mn1  Mn3+  0 0 0.5     0.2
-  Fe1  Fe3+  0 0 0.5     0.2
-  Co1  Co3+  0 0 0.5     0.2
-  Ni1  Ni3+  0 0 0.5     0.2
-  Cr1  Cr3+  0 0 0.5     0.2
-  O1   O2-   0 0 0.23305 1.0
-"""
+HE_O3 = (Path(__file__).parent / "data" / "he_o3_five_metals.cif").read_text()  # Na(MnFeCoNiTi)0.2O2
 SMALL_SQS = {"max_atoms": 60, "min_width": 5.0, "n_steps": 200, "n_runs": 1}
 
 

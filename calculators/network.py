@@ -1,39 +1,46 @@
 """The vacancy-hop network of a cell: shared endpoints, screening, CI-NEB where percolation
 needs it.
 
-`run_network(atoms, "chgnet", directory="run", screen="short-neb")`, in four stages:
-1. hops: every symmetry-distinct `species` hop up to `cutoff` Å (`structures.hops.
-   distinct_hops`; in a P1 SQS every hop), each with its local metal environment;
-2. vacancy states: one relaxation per orbit of the sites the hops touch
-   (`calculators.network_states`), shared by every hop (folder `sites/`); the relaxed site
+`run_network(atoms, "chgnet", directory="run", screen="short-neb", workers=2)`, in stages that
+a cluster workflow can also run as separate jobs on the same folder
+(`workflows.fireworks.network_tasks`):
+1. `plan_network`: every symmetry-distinct `species` hop up to `cutoff` Å (`structures.hops.
+   distinct_hops`; in a P1 SQS every hop), each with its local metal environment, and the
+   vacancy states: one relaxation per orbit of the sites the hops touch
+   (`calculators.network_states`, folder `sites/`), shared by every hop; the relaxed site
    energies and their spread are recorded;
-3. screening (`screen` idpp or short-neb, `calculators.screening`): a cheap estimate of every
-   hop's barrier (`screen.json`, resumable); `none` skips it and refines every hop;
-4. refinement: climbing-image NEB (`calculators.neb.run_neb` with the shared endpoints, folders
-   `hop-NN/`, resumable) of the lowest unrefined hop whose estimate is at most the highest
-   finite percolation threshold + `margin_eV`, thresholds recomputed after each, until no
-   such hop is left: every axis's threshold is then set by converged CI-NEB hops.
+2. `screen_network` (`screen` idpp or short-neb, `calculators.screening`): a cheap estimate of
+   every hop's barrier (`screen.json`, resumable); `none` skips it and refines every hop;
+3. `hops_to_refine` / `refine_hops`: climbing-image NEB (`calculators.neb.run_neb` with the
+   shared endpoints, folders `hop-NN/`, resumable) of the lowest unrefined hops that can still
+   set a percolation threshold: max(estimate - margin, highest endpoint) at most the highest
+   finite threshold of the current barriers; thresholds recomputed after each batch, until no
+   such hop is left: every axis's threshold is then set by converged CI-NEB hops;
+4. `network_result`: the percolation barriers, written to `network.json`.
 
 Effective barriers are saddle energies minus the lowest clean vacancy-state energy; the
-percolation barrier per axis is `structures.hops.percolation_barriers`. The result, a
-`calculators.results.HopNetwork`, is written atomically to `network.json`. Energies eV,
-lengths Å.
+percolation barrier per axis is `structures.hops.percolation_barriers`. Independent
+relaxations, estimates and NEBs run side by side in `workers` processes (one torch thread
+each, `calculators.workers`). Energies eV, lengths Å, times s.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 
-from calculators.neb import NEBInputError, _check_apart, _displacements, _neb_calculator, check_cell, run_neb
-from calculators.network_states import hop_ends, relax_vacancy_states
-from calculators.results import HopNetwork
-from calculators.screening import DEFAULT_MARGIN_EV, check_screen, screen_hop
+from calculators.neb import NEBInputError, _check_apart, _displacements, check_cell, run_neb
+from calculators.network_states import CalculatorSpec, VacancyStates, hop_ends, relax_vacancy_states
+from calculators.results import HopNetwork, Relaxation
+from calculators.screening import check_screen, default_margin, screen_hop
+from calculators.workers import Workers
 from structures.io import write_json
 
 RECONSTRUCTION_A = 1.0  # an endpoint atom (other than the hopping one) that moved farther has
@@ -41,48 +48,95 @@ RECONSTRUCTION_A = 1.0  # an endpoint atom (other than the hopping one) that mov
 
 # the keys of an NEB result a network hop entry keeps
 HOP_KEYS = ("forward_barrier_eV", "reverse_barrier_eV", "reaction_energy_eV", "saddle", "converged",
-            "endpoint_energies_eV", "force_calls", "endpoint_max_displacement_A")
+            "endpoint_energies_eV", "force_calls", "endpoint_max_displacement_A", "wall_time_s")
 _ENDPOINT_KEYS = ("use_symmetry", "rattle", "seed", "steps", "callback")
+
+
+@dataclass
+class NetworkPlan:
+    """A network between stages: its hops (entries filled stage by stage), shared endpoints,
+    energy zero, and how to run its calculations."""
+
+    atoms: Atoms
+    species: str
+    cutoff_A: float
+    classes: list[dict]  # structures.hops.distinct_hops
+    hops: list[dict]  # one entry per class, the network.json `hops`
+    ends: dict[int, tuple[Relaxation, Relaxation]]  # class -> relaxed (initial, final)
+    states: VacancyStates
+    e_ref: float
+    spec: CalculatorSpec
+    neb_run: dict  # keywords of calculators.neb.run_neb
+    directory: Path | None
+    progress: Callable[[str], None] | None = None
+    wall_time_s: dict[str, float] = field(default_factory=dict)  # per stage, this run
+
+    def say(self, line: str) -> None:
+        if self.progress:
+            self.progress(line)
 
 
 def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float = 5.0,
                 directory: str | Path | None = None, progress: Callable[[str], None] | None = None,
-                screen: str = "none", margin_eV: float = DEFAULT_MARGIN_EV, **neb_kwargs) -> HopNetwork:
+                screen: str = "none", margin_eV: float | None = None, workers: int = 1,
+                **neb_kwargs) -> HopNetwork:
     """The hop network and its percolation barrier along a, b, c (see the module docstring).
 
     `neb_kwargs` go to `calculators.neb.run_neb` (n_images, fmax, ...; calculator settings
-    too). Endpoints in which another atom moved more than RECONSTRUCTION_A between the two
-    states are flagged `reconstructed` and neither set the energy zero nor enter percolation;
-    hops whose endpoints relax into each other are recorded (`skipped`: why) and left out.
+    too). `margin_eV` None: the method's default (`calculators.screening.DEFAULT_MARGIN_EV`).
+    Endpoints in which another atom moved more than RECONSTRUCTION_A between the two states are
+    flagged `reconstructed` and neither set the energy zero nor enter percolation; hops whose
+    endpoints relax into each other are recorded (`skipped`: why) and left out. `workers` > 1
+    needs the calculator by name (or class).
     """
+    screen = check_screen(screen, margin_eV)
+    if workers > 1 and not isinstance(calculator, str | type):
+        raise NEBInputError("--workers > 1 needs the calculator by name (chgnet, sevenn, ...): a "
+                            "ready calculator object cannot be sent to other processes")
+    margin = default_margin(screen) if margin_eV is None else margin_eV
+    with Workers(workers) as pool:
+        plan = plan_network(atoms, calculator, species=species, cutoff=cutoff, directory=directory,
+                            progress=progress, pool=pool, **neb_kwargs)
+        screen_network(plan, screen, pool)
+        while todo := hops_to_refine(plan, screen, margin):
+            refine_hops(plan, todo[:pool.n], pool)
+    return network_result(plan, screen, margin)
+
+
+def plan_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float = 5.0,
+                 directory: str | Path | None = None, progress: Callable[[str], None] | None = None,
+                 pool: Workers | None = None, **neb_kwargs) -> NetworkPlan:
+    """Stage 1: the hops, their shared relaxed endpoints (resumed / read back from `directory`)
+    and the energy zero."""
     from structures.hops import distinct_hops, local_environment
 
-    screen = check_screen(screen, margin_eV)
+    t0 = time.perf_counter()
     classes = distinct_hops(atoms, species, cutoff)
     check_cell(atoms, max((c["hop"] for c in classes), key=lambda h: h.length))
     run_dir = Path(directory) if directory is not None else None
     params = set(inspect.signature(run_neb).parameters)
     overrides = {k: v for k, v in neb_kwargs.items() if k not in params}
-    calc, _, _ = _neb_calculator(calculator, neb_kwargs.get("preset"), atoms, run_dir, overrides)
     neb_run = {k: v for k, v in neb_kwargs.items() if k in params}
+    spec = CalculatorSpec(calculator, neb_run.pop("preset", None), overrides)
+    spec.get(atoms, run_dir)  # fails early (unknown calculator, VASP) and warms this process
     fmax = neb_run.get("endpoint_fmax") or neb_run.get("fmax", 0.05)
     endpoint_run = {k: neb_run[k] for k in _ENDPOINT_KEYS if k in neb_run}
-    states = relax_vacancy_states(atoms, [c["hop"] for c in classes], calc, fmax=fmax, directory=run_dir,
-                                  progress=progress, **endpoint_run)
+    states = relax_vacancy_states(atoms, [c["hop"] for c in classes], spec, fmax=fmax, directory=run_dir,
+                                  progress=progress, pool=pool, **endpoint_run)
     hops, ends = [], {}
     for k, cls in enumerate(classes):
         hop = cls["hop"]
-        entry = {"class": k, "multiplicity": cls["multiplicity"], **hop.as_dict(),
+        entry = {"class": k, "multiplicity": cls["multiplicity"], "refined": False, **hop.as_dict(),
                  "environment": local_environment(atoms, hop)}
         try:
             ends[k] = _shared_ends(states, atoms, hop, entry)
         except NEBInputError as exc:
             entry["skipped"] = str(exc)
         hops.append(entry)
-    e_ref = _reference_energy(hops)
-    _screen(hops, ends, screen, calc, e_ref, run_dir, progress, neb_run.get("spring", 0.1))
-    edges = _refine(atoms, classes, hops, ends, calc, e_ref, margin_eV, run_dir, progress, neb_run)
-    return _result(atoms, species, cutoff, e_ref, hops, edges, states, screen, margin_eV, run_dir)
+    plan = NetworkPlan(atoms, species, cutoff, classes, hops, ends, states, _reference_energy(hops),
+                       spec, {**neb_run, "preset": spec.preset}, run_dir, progress)
+    plan.wall_time_s["vacancy_states"] = time.perf_counter() - t0
+    return plan
 
 
 def _shared_ends(states, atoms: Atoms, hop, entry: dict):
@@ -106,49 +160,106 @@ def _reference_energy(hops: list[dict]) -> float:
     return min(min(h["endpoint_energies_eV"]) for h in clean)
 
 
-def _screen(hops: list[dict], ends: dict, screen: str, calc, e_ref: float, run_dir: Path | None,
-            progress, spring: float) -> None:
-    """Every usable hop's estimate (`screened_barrier_eV`, effective), cached in screen.json."""
-    path = run_dir / "screen.json" if run_dir is not None else None
+def _screen_job(spec: CalculatorSpec, method: str, initial: Relaxation, final: Relaxation,
+                spring: float) -> dict:
+    t0 = time.perf_counter()
+    doc = screen_hop(method, initial, final, spec.get(initial.atoms), spring=spring)
+    return {**doc, "wall_time_s": time.perf_counter() - t0}
+
+
+def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) -> None:
+    """Stage 2: every usable hop's estimate (`screened_barrier_eV`, effective), cached in
+    screen.json; with `screen` none only the entries' fields are set."""
+    t0 = time.perf_counter()
+    path = plan.directory / "screen.json" if plan.directory is not None else None
     cache = json.loads(path.read_text()) if path is not None and path.is_file() else {}
-    for h in hops:
+    for h in plan.hops:
         h.update({"screen_estimate": None if screen == "none" else screen, "screened_barrier_eV": None,
-                  "refined": False})
-        if screen == "none" or h["class"] not in ends:
-            continue
-        key = str(h["class"])
-        if cache.get(key, {}).get("method") != screen:
-            if progress:
-                progress(f"screen ({screen}) hop {h['class'] + 1}/{len(hops)}")
-            cache[key] = screen_hop(screen, *ends[h["class"]], calc, spring=spring)
-            if path is not None:
-                write_json(path, cache)
-        h["screened_barrier_eV"] = cache[key]["saddle_energy_eV"] - e_ref
-        h["screen_force_calls"] = cache[key]["force_calls"]
+                  "refined": h.get("refined", False)})
+    todo = [h for h in plan.hops if screen != "none" and h["class"] in plan.ends
+            and cache.get(str(h["class"]), {}).get("method") != screen]
+    if todo:
+        plan.say(f"screening ({screen}) {len(todo)} of {len(plan.hops)} hops")
+    batch = (pool.n if pool is not None else 1) * 4
+    for first in range(0, len(todo), batch):  # saved after each batch: a kill loses little
+        part = todo[first:first + batch]
+        jobs = [(plan.spec, screen, *plan.ends[h["class"]], plan.neb_run.get("spring", 0.1)) for h in part]
+        for h, doc in zip(part, (pool or Workers(1)).map(_screen_job, jobs), strict=True):
+            cache[str(h["class"])] = doc
+        if path is not None:
+            write_json(path, cache)
+        plan.say(f"screened {min(first + batch, len(todo))}/{len(todo)} hops")
+    for h in plan.hops:
+        doc = cache.get(str(h["class"]))
+        if screen != "none" and doc is not None and h["class"] in plan.ends:
+            h["screened_barrier_eV"] = doc["saddle_energy_eV"] - plan.e_ref
+            h["screen_force_calls"] = doc["force_calls"]
+    plan.wall_time_s["screening"] = plan.wall_time_s.get("screening", 0.0) + time.perf_counter() - t0
 
 
-def _refine(atoms: Atoms, classes: list[dict], hops: list[dict], ends: dict, calc, e_ref: float,
-            margin_eV: float, run_dir: Path | None, progress, neb_run: dict) -> list:
-    """CI-NEB of the hops that can set a percolation threshold (all of them without screening),
-    lowest estimate first; returns the percolation edges (hop, effective barrier eV)."""
+def percolation_edges(plan: NetworkPlan) -> list:
+    """(hop, effective barrier eV) of every member of every clean hop with a value as it stands."""
+    return [(m, _value(h)) for h in plan.hops if "skipped" not in h and not h["reconstructed"]
+            and _value(h) is not None for m in plan.classes[h["class"]]["members"]]
+
+
+def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dict]:
+    """Stage 3a: the unrefined hops that can still set a percolation threshold, lowest first.
+
+    Without screening every usable hop. With it, a clean hop whose lower bound, max(estimate -
+    `margin_eV`, its higher endpoint: the saddle lies above both), is at most the highest
+    finite threshold of the barriers as they stand (estimates where not refined)."""
     from structures.hops import percolation_barriers
 
-    usable = [h for h in hops if h["class"] in ends]
-    while True:
-        edges = [(m, _value(h)) for h in usable if not h["reconstructed"] and _value(h) is not None
-                 for m in classes[h["class"]]["members"]]
-        finite = [v for v in percolation_barriers(atoms, edges).values() if v is not None]
-        limit = max(finite) + margin_eV if finite else float("inf")
-        todo = [h for h in usable if not h["refined"] and "skipped" not in h
-                and (_value(h) is None or _value(h) <= limit + 1e-9)]
-        if not todo:
-            return edges
-        h = min(todo, key=lambda x: -np.inf if _value(x) is None else _value(x))
-        if progress:
-            progress(f"CI-NEB hop {h['class'] + 1}/{len(hops)}: {h['start_label']}->{h['end_label']}, "
-                     f"{h['length_A']:.2f} Å")
-        _neb_entry(atoms, h, classes[h["class"]]["hop"], ends[h["class"]], calc, e_ref,
-                   run_dir / f"hop-{h['class']:02d}" if run_dir else None, neb_run)
+    usable = [h for h in plan.hops if h["class"] in plan.ends and "skipped" not in h and not h["refined"]]
+    if screen == "none":
+        return usable
+    finite = [v for v in percolation_barriers(plan.atoms, percolation_edges(plan)).values() if v is not None]
+    limit = max(finite) if finite else np.inf
+    todo = [h for h in usable if not h["reconstructed"]
+            and (_value(h) is None or _lower_bound(plan, h, margin_eV) <= limit + 1e-9)]
+    return sorted(todo, key=lambda x: -np.inf if _value(x) is None else _value(x))
+
+
+def _lower_bound(plan: NetworkPlan, h: dict, margin_eV: float) -> float:
+    return max(h["screened_barrier_eV"] - margin_eV, max(h["endpoint_energies_eV"]) - plan.e_ref)
+
+
+def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | None, neb_run: dict):
+    """One hop's CI-NEB (in any process): (neb.json document, saddle energy eV); an
+    NEBInputError is returned, not raised."""
+    try:
+        result = run_neb(atoms, hop, spec.get(ends[0].atoms, directory), directory=directory,
+                         relaxed_ends=ends, **neb_run)
+    except NEBInputError as exc:
+        return exc
+    return result.to_json(), result.saddle_energy_eV
+
+
+def refine_hops(plan: NetworkPlan, hops: list[dict], pool: Workers | None = None) -> None:
+    """Stage 3b: CI-NEB of `hops` between their shared endpoints (side by side in `pool`);
+    their numbers go into the entries. A finished hop-NN/neb.json is read back."""
+    t0 = time.perf_counter()
+    side_by_side = pool is not None and pool.n > 1 and len(hops) > 1
+    neb_run = {k: v for k, v in plan.neb_run.items() if not (side_by_side and k == "callback")}
+    for h in hops:
+        plan.say(f"CI-NEB hop {h['class'] + 1}/{len(plan.hops)}: {h['start_label']}->{h['end_label']}, "
+                 f"{h['length_A']:.2f} Å")
+    jobs = [(plan.atoms, plan.classes[h["class"]]["hop"], plan.spec, plan.ends[h["class"]],
+             plan.directory / f"hop-{h['class']:02d}" if plan.directory else None, neb_run) for h in hops]
+    runner = pool if side_by_side else Workers(1)
+    results = runner.map(_neb_job, jobs)
+    for h in hops:
+        h["refined"] = True
+    for h, result in zip(hops, results, strict=True):
+        if isinstance(result, NEBInputError):
+            h["skipped"] = str(result)
+            continue
+        doc, saddle_eV = result
+        h.update({key: doc[key] for key in HOP_KEYS})
+        h["saddle_energy_eV"] = saddle_eV
+        h["effective_barrier_eV"] = saddle_eV - plan.e_ref
+    plan.wall_time_s["refinement"] = plan.wall_time_s.get("refinement", 0.0) + time.perf_counter() - t0
 
 
 def _value(h: dict) -> float | None:
@@ -158,41 +269,28 @@ def _value(h: dict) -> float | None:
     return h["effective_barrier_eV"] if h["refined"] else h["screened_barrier_eV"]
 
 
-def _neb_entry(atoms: Atoms, h: dict, hop, ends, calc, e_ref: float, directory: Path | None,
-               neb_run: dict) -> None:
-    """Run the hop's CI-NEB between its shared endpoints and put its numbers in `h`."""
-    h["refined"] = True
-    try:
-        result = run_neb(atoms, hop, calc, directory=directory, relaxed_ends=ends, **neb_run)
-    except NEBInputError as exc:
-        h["skipped"] = str(exc)
-        return
-    doc = result.to_json()
-    h.update({key: doc[key] for key in HOP_KEYS})
-    h["saddle_energy_eV"] = result.saddle_energy_eV
-    h["effective_barrier_eV"] = result.saddle_energy_eV - e_ref
-
-
-def _result(atoms: Atoms, species: str, cutoff: float, e_ref: float, hops: list[dict], edges: list,
-            states, screen: str, margin_eV: float, run_dir: Path | None) -> HopNetwork:
-    """The HopNetwork (percolation from the final edges), written to network.json."""
+def network_result(plan: NetworkPlan, screen: str, margin_eV: float) -> HopNetwork:
+    """Stage 4: the HopNetwork (percolation from the final barriers), written to network.json."""
     from structures.hops import crystal_axes, percolation_barriers
 
+    hops = plan.hops
     if not any(h.get("refined") and "skipped" not in h for h in hops):
         raise NEBInputError("no hop of the network gave a barrier")
-    axes = crystal_axes(atoms)
-    site_energies = states.site_energies_eV()
-    calls = {"vacancy_states": states.calls[0],
+    axes = crystal_axes(plan.atoms)
+    site_energies = plan.states.site_energies_eV()
+    calls = {"vacancy_states": plan.states.calls[0],
              "screening": sum(h.get("screen_force_calls", 0) for h in hops),
              "refinement": sum(h.get("force_calls", 0) for h in hops if h.get("refined"))}
     result = HopNetwork(
-        species=species, cutoff_A=cutoff, n_atoms=len(atoms), reference_energy_eV=e_ref, hops=hops,
-        percolation_barrier_eV=percolation_barriers(atoms, edges, axes),
+        species=plan.species, cutoff_A=plan.cutoff_A, n_atoms=len(plan.atoms),
+        reference_energy_eV=plan.e_ref, hops=hops,
+        percolation_barrier_eV=percolation_barriers(plan.atoms, percolation_edges(plan), axes),
         axes_A=np.round(axes, 4).tolist(),
         converged=all(h.get("converged", True) for h in hops if h.get("refined")),
         site_energies_eV=site_energies, site_energy_spread_eV=max(site_energies.values()),
         screen=screen, screen_margin_eV=margin_eV, n_refined=sum(bool(h.get("refined")) for h in hops),
-        force_calls={**calls, "total": sum(calls.values())})
-    if run_dir is not None:
-        write_json(run_dir / "network.json", result.to_json())
+        force_calls={**calls, "total": sum(calls.values())},
+        wall_time_s={k: round(v, 2) for k, v in plan.wall_time_s.items()})
+    if plan.directory is not None:
+        write_json(plan.directory / "network.json", result.to_json())
     return result

@@ -30,7 +30,7 @@ class VacancyStates:
 
     relaxed: dict[int, Relaxation]
     orbits: dict[int, tuple[int, tuple[np.ndarray, np.ndarray]]]
-    calls: list[int] = field(default_factory=lambda: [0])  # relaxations, fall-backs included
+    calls: list[int] = field(default_factory=lambda: [0])  # relaxations (in all), fall-backs too
     relax: Callable[[Atoms, str], Relaxation] | None = None  # relaxes one state (trajectory tag)
 
     def energy_eV(self, site: int) -> float:
@@ -54,33 +54,74 @@ def vacancy_state(atoms: Atoms, site: int, rattle: float, seed: int) -> Atoms:
     return state
 
 
-def relax_vacancy_states(atoms: Atoms, hops: list[Hop], calc, *, use_symmetry: bool = True,
+@dataclass(frozen=True)
+class CalculatorSpec:
+    """How to get a network's calculator in any process: a name (built with `preset` and
+    `overrides`, once per process), an ASE calculator class (instantiated once per process with
+    `overrides`) or a ready ASE calculator (this process only)."""
+
+    calculator: object
+    preset: str | None = None
+    overrides: dict = field(default_factory=dict)
+
+    def get(self, atoms: Atoms, directory: Path | None = None):
+        from calculators.neb import _neb_calculator
+        from calculators.workers import calculator_in_worker
+
+        key = (self.calculator, self.preset, repr(sorted(self.overrides.items())))
+        if isinstance(self.calculator, type):
+            return calculator_in_worker(self.calculator, key, lambda: self.calculator(**self.overrides))
+        return calculator_in_worker(self.calculator, key, lambda: _neb_calculator(
+            self.calculator, self.preset, atoms, directory, self.overrides)[0])
+
+
+def relax_state(spec: CalculatorSpec, state: Atoms, traj: Path | None, fmax: float, steps: int,
+                callback: Callable[[dict], None] | None = None) -> Relaxation:
+    """One fixed-cell BFGS relaxation of a vacancy state (in any process); a converged one
+    already beside `traj` (same calculator, fmax at least as tight) is read back."""
+    from calculators.relax import finished_relaxation, relax
+
+    if traj is not None:
+        name = spec.calculator if isinstance(spec.calculator, str) else None
+        done = finished_relaxation(traj.with_suffix(".json"), name, fmax, steps) if name else None
+        if done is not None:
+            return done
+        traj.parent.mkdir(parents=True, exist_ok=True)
+    return relax(state, spec.get(state), fmax=fmax, steps=steps, relax_cell=False, trajectory=traj,
+                 optimizer="BFGS", callback=callback)
+
+
+def relax_vacancy_states(atoms: Atoms, hops: list[Hop], spec: CalculatorSpec, *, use_symmetry: bool = True,
                          fmax: float = 0.05, steps: int = 500, rattle: float = 0.05, seed: int = 0,
                          directory: Path | None = None, progress: Callable[[str], None] | None = None,
-                         callback: Callable[[dict], None] | None = None) -> VacancyStates:
+                         callback: Callable[[dict], None] | None = None, pool=None) -> VacancyStates:
     """One fixed-cell relaxation per orbit of the sites `hops` start or end on (trajectories
-    `directory/sites/site-NNN.traj`, resumable); force calls counted in `.calls`."""
-    from calculators.relax import relax
-
+    `directory/sites/site-NNN.traj`, resumed; finished ones read back), side by side in `pool`
+    (`calculators.workers.Workers`); their force calls (in all runs) counted in `.calls`."""
     calls = [0]
 
-    def run(state: Atoms, tag: str) -> Relaxation:
-        traj = directory / "sites" / f"{tag}.traj" if directory is not None else None
-        if traj is not None:
-            traj.parent.mkdir(parents=True, exist_ok=True)
-        done = relax(state, calc, fmax=fmax, steps=steps, relax_cell=False, trajectory=traj,
-                     optimizer="BFGS", callback=(lambda info: callback({**info, "stage": tag}))
-                     if callback else None)
-        calls[0] += (done.steps or 0) + 1
+    def count(done: Relaxation) -> Relaxation:
+        calls[0] += (done.steps or 0) + 1  # in all (also when read back): the state's cost
         return done
+
+    def traj_of(tag: str) -> Path | None:
+        return directory / "sites" / f"{tag}.traj" if directory is not None else None
+
+    def run(state: Atoms, tag: str) -> Relaxation:
+        hook = (lambda info: callback({**info, "stage": tag})) if callback else None
+        return count(relax_state(spec, state, traj_of(tag), fmax, steps, hook))
 
     orbits = site_orbits(atoms, [s for h in hops for s in (h.start, h.end)], use_symmetry)
     reps = sorted({rep for rep, _ in orbits.values()})
-    relaxed = {}
-    for n, rep in enumerate(reps):
-        if progress:
-            progress(f"vacancy state {n + 1}/{len(reps)}: site {rep} emptied")
-        relaxed[rep] = run(vacancy_state(atoms, rep, rattle, seed), f"site-{rep:03d}")
+    if progress:
+        progress(f"vacancy states: {len(reps)} relaxations ({len(orbits)} sites)")
+    states = {rep: vacancy_state(atoms, rep, rattle, seed) for rep in reps}
+    if pool is None or pool.n == 1:
+        relaxed = {rep: run(state, f"site-{rep:03d}") for rep, state in states.items()}
+    else:
+        done = pool.map(relax_state, [(spec, state, traj_of(f"site-{rep:03d}"), fmax, steps)
+                                      for rep, state in states.items()])
+        relaxed = {rep: count(one) for rep, one in zip(states, done, strict=True)}
     return VacancyStates(relaxed, orbits, calls, run)
 
 

@@ -19,6 +19,7 @@ Units: energies eV, forces eV/Å, stress GPa, volumes Å^3, lengths Å, angles d
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -356,3 +357,32 @@ def _relax_vasp(work: Atoms, relax_cell: bool, paths: _Paths, preset: str | None
 
 __all__ = ["relax", "read_frames", "Relaxation", "RelaxInputError", "CutoffTooLowError",
            "UnreadableTrajectoryError", "SITE_LABEL"]
+
+
+class RelaxationMismatchError(HecathodeInputError):
+    """A run folder holds a relaxation made with another calculator or preset."""
+
+
+def finished_relaxation(path: Path, calculator: str, fmax: float, steps: int) -> Relaxation | None:
+    """The relaxation in `path` (relax.json) if it finished under these settings, else None.
+
+    Finished: converged at a force criterion at least as tight as `fmax` (eV/Å), or ran out of a
+    step budget of at least `steps` at the same `fmax` (kept, flagged unconverged).
+    """
+    if not path.is_file():
+        return None
+    try:
+        run = Relaxation.from_json(path)
+    except (ValueError, KeyError, TypeError):  # a file cut short or from elsewhere: run again
+        return None
+    if run.calculator != calculator:
+        raise RelaxationMismatchError(f"{path} was relaxed with {run.calculator}, not {calculator}: "
+                                      "use another --out")
+    crit = run.fmax_eV_per_A if run.fmax_eV_per_A is not None else math.inf
+    if run.atoms is None:
+        return None
+    if run.converged and crit <= fmax * (1 + 1e-9):
+        return run
+    if not run.converged and math.isclose(crit, fmax) and (run.steps or 0) >= steps:
+        return run
+    return None

@@ -28,10 +28,17 @@ def strained_cu():
     return atoms
 
 
-def _run(atoms, screen, directory=None):
+# On this network the estimates lie above CI-NEB by at most 0.145 eV (IDPP) and 0.05 eV (short
+# NEB) (measured: 0.412/0.556/0.680 and 0.412/0.526/0.585 against 0.383/0.488/0.535 eV). A
+# margin of 0.1 eV keeps every hop below the 0.488 eV threshold and drops the 0.535 eV one
+# with IDPP (0.680 - 0.1 > 0.488).
+MARGIN_EV = 0.1
+
+
+def _run(atoms, screen, directory=None, margin_eV=MARGIN_EV):
     CountingEMT.calls = 0
     net = run_network(atoms, CountingEMT(), species="Cu", cutoff=2.9, n_images=1, screen=screen,
-                      directory=directory)
+                      directory=directory, margin_eV=margin_eV)
     return net, CountingEMT.calls
 
 
@@ -71,6 +78,37 @@ def test_screened_network_matches_all_refined(strained_cu, all_refined, screen, 
     again, calls_again = _run(strained_cu, screen, tmp_path)  # resumed: screen.json, neb.json
     assert again.percolation_barrier_eV == pytest.approx(net.percolation_barrier_eV, abs=1e-6)
     assert calls_again < calls / 2
+
+
+@pytest.mark.slow
+def test_default_margins_cover_the_overestimate(strained_cu, all_refined):
+    # the default margins (idpp 0.6, short-neb 0.25 eV) exceed both estimates' overestimate here:
+    # every hop that can set a threshold is refined, the percolation barriers are the same
+    ref, _ = all_refined
+    for screen in ("idpp", "short-neb"):
+        net, _ = _run(strained_cu, screen, margin_eV=None)
+        assert net.percolation_barrier_eV == pytest.approx(ref.percolation_barrier_eV, abs=1e-6)
+        assert net.screen_margin_eV == {"idpp": 0.6, "short-neb": 0.25}[screen]
+
+
+@pytest.mark.slow
+def test_workers_give_the_same_network(strained_cu, all_refined, tmp_path):
+    # two worker processes (EMT by class, built once per process): same barriers, same calls
+    ref, _ = all_refined
+    net = run_network(strained_cu, EMT, species="Cu", cutoff=2.9, n_images=1, screen="idpp",
+                      margin_eV=MARGIN_EV, workers=2, directory=tmp_path)
+    assert net.percolation_barrier_eV == pytest.approx(ref.percolation_barrier_eV, abs=1e-9)
+    serial, _ = _run(strained_cu, "idpp")
+    assert net.force_calls == serial.force_calls
+    assert [h["refined"] for h in net.hops] == [True, True, False]
+    assert set(net.wall_time_s) == {"vacancy_states", "screening", "refinement"}
+
+
+def test_workers_need_a_calculator_by_name(strained_cu):
+    from calculators.neb import NEBInputError
+
+    with pytest.raises(NEBInputError, match="by name"):
+        run_network(strained_cu, EMT(), species="Cu", cutoff=2.9, workers=2)
 
 
 def test_unknown_screen_is_refused(strained_cu):

@@ -43,9 +43,13 @@ def neb(
         "--screen", help="--network: estimate every hop (idpp: energy maximum along the IDPP path; "
                          "short-neb: 1 climbing image, fmax 0.2), CI-NEB only the hops percolation "
                          "needs; none: CI-NEB every hop")] = "none",
-    screen_margin: Annotated[float, typer.Option(
-        "--screen-margin", help="refine hops whose estimate is <= a percolation threshold + this, eV")]
-        = 0.1,
+    screen_margin: Annotated[float | None, typer.Option(
+        "--screen-margin", help="refine hops whose estimate - this is <= a percolation threshold, eV "
+                                "(default: idpp 0.6, short-neb 0.25: the estimates lie above CI-NEB)")]
+        = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="--network: relaxations and hops side by side in this many processes, one "
+                          "torch thread each (up to the cores)")] = 1,
     write_inputs: Annotated[bool, typer.Option(
         "--write-inputs", help="write a VASP NEB folder (00…0N) instead of running")] = False,
 ) -> None:
@@ -74,7 +78,8 @@ def neb(
                     calculators=names, cutoff=cutoff, pristine=pristine, write_inputs=write_inputs,
                     progress=lambda line: err.print(line, highlight=False), callback=show,
                     n_images=images, fmax=fmax, steps=steps, optimizer=optimizer, spring=spring,
-                    dynamic=dynamic, preset=preset, screen=screen, screen_margin_eV=screen_margin)
+                    dynamic=dynamic, preset=preset, screen=screen, screen_margin_eV=screen_margin,
+                    workers=workers)
     except KeyboardInterrupt:
         err.print(f"interrupted: {out_dir} keeps the finished steps; run the same command to resume",
                   highlight=False)

@@ -24,7 +24,7 @@ from calculators.neb import (
     run_neb,
 )
 from calculators.network import run_network
-from calculators.screening import DEFAULT_MARGIN_EV, check_screen
+from calculators.screening import check_screen
 from calculators.vasp_calc import write_vasp_neb
 from structures.hops import DEFAULT_CUTOFF, distinct_hops, diverse_hops, find_hops, parse_hop
 from structures.io import write_json
@@ -72,13 +72,14 @@ def study(prototype: str | None, structure: str | Path | None, out_dir: str | Pa
           hop: str | None = None, network: bool = False, n_hops: int = 1, calculators: list[str],
           cutoff: float = DEFAULT_CUTOFF, pristine: str | None = None, write_inputs: bool = False,
           progress: Callable[[str], None] | None = None, callback=None, screen: str = "none",
-          screen_margin_eV: float = DEFAULT_MARGIN_EV, **neb_kwargs) -> dict:
+          screen_margin_eV: float | None = None, workers: int = 1, **neb_kwargs) -> dict:
     """Run the requested NEBs and write neb.json in `out_dir`; returns neb.json's document.
 
     Stages: load the cell -> the hop network (`network`) or the hops of `hop` with each
     calculator -> the two calculators compared, the pristine reference, notes -> neb.json.
-    `neb_kwargs` go to `calculators.neb.run_neb`; `screen` (idpp, short-neb, none) and
-    `screen_margin_eV` to `calculators.network.run_network`. Energies eV, lengths Å.
+    `neb_kwargs` go to `calculators.neb.run_neb`; `screen` (idpp, short-neb, none),
+    `screen_margin_eV` (None: the method's default) and `workers` to
+    `calculators.network.run_network`. Energies eV, lengths Å.
     """
     from structures.errors import HecathodeInputError
 
@@ -95,7 +96,7 @@ def study(prototype: str | None, structure: str | Path | None, out_dir: str | Pa
     neb_run = {"callback": callback, **neb_kwargs}  # what each run_neb gets
     if network:
         _network_study(doc, atoms, out, cutoff, progress,
-                       {**neb_run, "screen": screen, "margin_eV": screen_margin_eV})
+                       {**neb_run, "screen": screen, "margin_eV": screen_margin_eV, "workers": workers})
     else:
         _hop_study(doc, atoms, out, hop, n_hops, cutoff, pristine, progress, neb_run)
     write_json(out / "neb.json", doc)

@@ -7,19 +7,13 @@ desodiated states) goes through `relax_in_folder`, so a killed study redoes noth
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 from ase import Atoms
 
-from calculators.relax import relax
+from calculators.relax import RelaxationMismatchError, finished_relaxation, relax
 from calculators.results import Relaxation
-from structures.errors import HecathodeInputError
-
-
-class RelaxationMismatchError(HecathodeInputError):
-    """A run folder holds a relaxation made with another calculator or preset."""
 
 
 def calculator_name(calculator) -> str:
@@ -30,31 +24,6 @@ def calculator_name(calculator) -> str:
         return check_calculator_name(calculator)
     info = getattr(calculator, "hecathode", None) or {}
     return info.get("calculator", type(calculator).__name__.lower())
-
-
-def finished_relaxation(path: Path, calculator: str, fmax: float, steps: int) -> Relaxation | None:
-    """The relaxation in `path` (relax.json) if it finished under these settings, else None.
-
-    Finished: converged at a force criterion at least as tight as `fmax` (eV/Å), or ran out of a
-    step budget of at least `steps` at the same `fmax` (kept, flagged unconverged).
-    """
-    if not path.is_file():
-        return None
-    try:
-        run = Relaxation.from_json(path)
-    except (ValueError, KeyError, TypeError):  # a file cut short or from elsewhere: run again
-        return None
-    if run.calculator != calculator:
-        raise RelaxationMismatchError(f"{path} was relaxed with {run.calculator}, not {calculator}: "
-                                      "use another --out")
-    crit = run.fmax_eV_per_A if run.fmax_eV_per_A is not None else math.inf
-    if run.atoms is None:
-        return None
-    if run.converged and crit <= fmax * (1 + 1e-9):
-        return run
-    if not run.converged and math.isclose(crit, fmax) and (run.steps or 0) >= steps:
-        return run
-    return None
 
 
 def _check_preset(run: Relaxation, name: str, preset: str | None, folder: Path) -> None:

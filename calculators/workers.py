@@ -1,0 +1,75 @@
+"""Independent calculations side by side in worker processes, one torch thread each.
+
+On a CPU the cheapest way to use several cores for many small MLIP jobs (the hops and vacancy
+states of a network) is one process per core with one torch thread each: measured here, two
+processes with two threads each on two cores run many times slower, and batching images into
+one forward pass is slower too (`calculators.images`). `Workers(n)` is a context manager:
+
+    with Workers(2) as pool:
+        results = pool.map(function, [args1, args2, ...])   # in order
+
+With n = 1 (the default everywhere) the functions run in this process, one after another, and
+no process is started. The functions must be importable (module level) and their arguments
+picklable; a calculator given by name (or class) is built once per worker
+(`calculator_in_worker`): a ready calculator object cannot be sent to another process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from structures.errors import HecathodeInputError
+
+_CALCULATORS: dict = {}  # per process: calculator built by name, reused by every job
+
+
+def _one_thread() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["HECATHODE_TORCH_THREADS"] = "1"
+
+
+def check_workers(workers: int) -> int:
+    if not isinstance(workers, int) or workers < 1:
+        raise HecathodeInputError(f"--workers must be a whole number >= 1, got {workers!r}")
+    return workers
+
+
+def calculator_in_worker(calculator, key: tuple, build: Callable[[], object]):
+    """`calculator` itself when it is an ASE calculator; for a name or a calculator class, the
+    one this process built (with `build()`) the first time it was asked for these settings
+    (`key`)."""
+    if not isinstance(calculator, str | type):
+        return calculator
+    if key not in _CALCULATORS:
+        _CALCULATORS[key] = build()
+    return _CALCULATORS[key]
+
+
+class Workers:
+    """`n` worker processes (spawned, one torch thread each), or this process when n == 1."""
+
+    def __init__(self, n: int = 1):
+        self.n = check_workers(n)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Workers:
+        if self.n > 1:
+            self._pool = ProcessPoolExecutor(max_workers=self.n, mp_context=get_context("spawn"),
+                                             initializer=_one_thread)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def map(self, function: Callable, jobs: Iterable[tuple]) -> list:
+        """[function(*job) for job in jobs], in order; side by side when n > 1."""
+        jobs = list(jobs)
+        if self._pool is None or len(jobs) < 2:
+            return [function(*job) for job in jobs]
+        futures = [self._pool.submit(function, *job) for job in jobs]
+        return [f.result() for f in futures]

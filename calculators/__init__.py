@@ -1,4 +1,5 @@
-"""Calculators behind one entry point: CHGNet, SevenNet (7net-0), GPAW and VASP.
+"""Calculators behind one entry point: CHGNet, SevenNet (7net-0), GPAW and VASP (and ASE's EMT,
+for tests and smoke runs of whole workflows on a few fcc metals).
 
     from calculators import get_calculator
     calc = get_calculator("chgnet")                       # configs/calculators/chgnet.yaml: default
@@ -29,12 +30,14 @@ __all__ = ["CALCULATORS", "CalculatorConfigError", "get_calculator", "resolve_se
 
 def get_calculator(name: str, preset: str | None = None, *, atoms=None,
                    directory: str | Path | None = None, **overrides):
-    """An ASE calculator `name` (chgnet, sevenn, gpaw, vasp) with `preset` and `overrides`.
+    """An ASE calculator `name` (chgnet, sevenn, gpaw, vasp; emt for tests) with `preset` and
+    `overrides`.
 
     `atoms` (needed for vasp, optional for gpaw): initial magnetic moments are set on them from
     the preset's table unless they already have non-zero ones; k-points and Hubbard U are chosen
     for them. `directory`: where GPAW writes its text log and VASP runs (default: current
-    folder). Raises CalculatorConfigError for an unknown calculator, preset or key.
+    folder). Raises CalculatorConfigError for an unknown calculator, preset or key, and for
+    emt when `atoms` hold an element EMT has no parameters for.
     """
     name = check_calculator_name(name)
     label, settings = resolve_settings(name, preset, **overrides)
@@ -55,9 +58,24 @@ def get_calculator(name: str, preset: str | None = None, *, atoms=None,
         if settings["ecut"] <= 0 or settings["kpoint_density"] <= 0:
             raise CalculatorConfigError("gpaw ecut and kpoint_density must be positive")
         calc = gpaw_calculator(settings, atoms=atoms, directory=directory)
+    elif name == "emt":
+        calc = _emt_calculator(atoms)
     else:
         from calculators.vasp_calc import vasp_calculator
 
         calc = vasp_calculator(settings, atoms, directory=directory or ".")
     calc.hecathode = {"calculator": name, "preset": label, "settings": settings}
     return calc
+
+
+def _emt_calculator(atoms=None):
+    """ASE's EMT (effective-medium theory; Al, Cu, Ag, Au, Ni, Pd, Pt and, roughly, H, C, N, O):
+    a calculator that costs nothing, for tests of whole workflows. Refuses other elements."""
+    from ase.calculators.emt import EMT, parameters
+
+    if atoms is not None:
+        unknown = sorted(set(atoms.get_chemical_symbols()) - set(parameters))
+        if unknown:
+            raise CalculatorConfigError(f"emt has no parameters for {', '.join(unknown)} (it covers "
+                                        f"{', '.join(sorted(parameters))}; a test calculator)")
+    return EMT()

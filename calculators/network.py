@@ -38,6 +38,7 @@ from ase import Atoms
 
 from calculators.neb import NEBInputError, _check_apart, _displacements, check_cell, run_neb
 from calculators.network_states import CalculatorSpec, VacancyStates, hop_ends, relax_vacancy_states
+from calculators.network_states import relax_host as relax_host_cell
 from calculators.results import HopNetwork, Relaxation
 from calculators.screening import check_screen, default_margin, screen_hop
 from calculators.workers import Workers
@@ -69,6 +70,7 @@ class NetworkPlan:
     neb_run: dict  # keywords of calculators.neb.run_neb
     directory: Path | None
     progress: Callable[[str], None] | None = None
+    host: dict | None = None  # the host's relaxation (None: used as given), network.json `host`
     wall_time_s: dict[str, float] = field(default_factory=dict)  # per stage, this run
 
     def say(self, line: str) -> None:
@@ -105,14 +107,13 @@ def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float 
 
 def plan_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float = 5.0,
                  directory: str | Path | None = None, progress: Callable[[str], None] | None = None,
-                 pool: Workers | None = None, **neb_kwargs) -> NetworkPlan:
-    """Stage 1: the hops, their shared relaxed endpoints (resumed / read back from `directory`)
-    and the energy zero."""
+                 pool: Workers | None = None, relax_host: bool = True, **neb_kwargs) -> NetworkPlan:
+    """Stage 1: the host relaxed (`relax_host`, ions + cell, symmetry kept), the hops, their
+    shared relaxed endpoints (resumed / read back from `directory`) and the energy zero."""
     from structures.hops import distinct_hops, local_environment
 
     t0 = time.perf_counter()
-    classes = distinct_hops(atoms, species, cutoff)
-    check_cell(atoms, max((c["hop"] for c in classes), key=lambda h: h.length))
+    check_cell(atoms, max((c["hop"] for c in distinct_hops(atoms, species, cutoff)), key=lambda h: h.length))
     run_dir = Path(directory) if directory is not None else None
     params = set(inspect.signature(run_neb).parameters)
     overrides = {k: v for k, v in neb_kwargs.items() if k not in params}
@@ -121,6 +122,14 @@ def plan_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float
     spec.get(atoms, run_dir)  # fails early (unknown calculator, VASP) and warms this process
     fmax = neb_run.get("endpoint_fmax") or neb_run.get("fmax", 0.05)
     endpoint_run = {k: neb_run[k] for k in _ENDPOINT_KEYS if k in neb_run}
+    host = None
+    if relax_host:
+        done = relax_host_cell(atoms, spec, run_dir, fmax, endpoint_run.get("steps", 500), progress)
+        host = {"energy_eV": done.energy_eV, "converged": done.converged,
+                "force_calls": (done.steps or 0) + 1,
+                "volume_change_percent": round(float(100 * (done.volume_A3 / atoms.get_volume() - 1)), 3)}
+        atoms = done.atoms
+    classes = distinct_hops(atoms, species, cutoff)
     states = relax_vacancy_states(atoms, [c["hop"] for c in classes], spec, fmax=fmax, directory=run_dir,
                                   progress=progress, pool=pool, **endpoint_run)
     hops, ends = [], {}
@@ -134,7 +143,7 @@ def plan_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float
             entry["skipped"] = str(exc)
         hops.append(entry)
     plan = NetworkPlan(atoms, species, cutoff, classes, hops, ends, states, _reference_energy(hops),
-                       spec, {**neb_run, "preset": spec.preset}, run_dir, progress)
+                       spec, {**neb_run, "preset": spec.preset}, run_dir, progress, host=host)
     plan.wall_time_s["vacancy_states"] = time.perf_counter() - t0
     return plan
 
@@ -278,7 +287,8 @@ def network_result(plan: NetworkPlan, screen: str, margin_eV: float) -> HopNetwo
         raise NEBInputError("no hop of the network gave a barrier")
     axes = crystal_axes(plan.atoms)
     site_energies = plan.states.site_energies_eV()
-    calls = {"vacancy_states": plan.states.calls[0],
+    calls = {"host": plan.host["force_calls"] if plan.host is not None else 0,
+             "vacancy_states": plan.states.calls[0],
              "screening": sum(h.get("screen_force_calls", 0) for h in hops),
              "refinement": sum(h.get("force_calls", 0) for h in hops if h.get("refined"))}
     result = HopNetwork(
@@ -290,6 +300,7 @@ def network_result(plan: NetworkPlan, screen: str, margin_eV: float) -> HopNetwo
         site_energies_eV=site_energies, site_energy_spread_eV=max(site_energies.values()),
         screen=screen, screen_margin_eV=margin_eV, n_refined=sum(bool(h.get("refined")) for h in hops),
         force_calls={**calls, "total": sum(calls.values())},
+        host=plan.host,
         wall_time_s={k: round(v, 2) for k, v in plan.wall_time_s.items()})
     if plan.directory is not None:
         write_json(plan.directory / "network.json", result.to_json())

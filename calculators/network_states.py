@@ -91,6 +91,34 @@ def relax_state(spec: CalculatorSpec, state: Atoms, traj: Path | None, fmax: flo
                  optimizer="BFGS", callback=callback)
 
 
+def relax_host(atoms: Atoms, spec: CalculatorSpec, directory: Path | None, fmax: float, steps: int,
+               progress: Callable[[str], None] | None = None) -> Relaxation:
+    """The cell without vacancy relaxed once (ions + cell, its space group kept by ASE's
+    FixSymmetry so that the hops' symmetry classes stay those of the input), read back from
+    `directory/host/` when finished. The vacancy states are made from it at its cell: a
+    defect in the relaxed host, not the host's own relaxation repeated in every state."""
+    from ase.constraints import FixSymmetry
+
+    from calculators.relax import finished_relaxation, relax
+
+    folder = directory / "host" if directory is not None else None
+    name = spec.calculator if isinstance(spec.calculator, str) else None
+    done = finished_relaxation(folder / "relax.json", name, fmax, steps) if folder and name else None
+    if done is None:
+        if progress:
+            progress(f"host: relaxing {len(atoms)} atoms (ions + cell, symmetry kept)")
+        work = atoms.copy()
+        work.set_constraint(FixSymmetry(work))
+        done = relax(work, spec.get(work, folder), fmax=fmax, steps=steps, relax_cell=True,
+                     directory=folder)
+    host = done.atoms.copy()
+    host.set_constraint()
+    host.info = {**atoms.info, **host.info}
+    host.calc = None
+    done.atoms = host
+    return done
+
+
 def relax_vacancy_states(atoms: Atoms, hops: list[Hop], spec: CalculatorSpec, *, use_symmetry: bool = True,
                          fmax: float = 0.05, steps: int = 500, rattle: float = 0.05, seed: int = 0,
                          directory: Path | None = None, progress: Callable[[str], None] | None = None,

@@ -16,6 +16,9 @@ from structures.errors import HecathodeInputError
 from structures.settings import CALCULATOR_DIR
 
 CALCULATORS = ("chgnet", "sevenn", "gpaw", "vasp")
+# cheap ASE potentials for tests and smoke runs of whole workflows (never for cathode numbers):
+# EMT covers a few fcc metals only (`calculators.get_calculator` refuses other elements)
+TEST_CALCULATORS = ("emt",)
 
 _NUM = (int, float)
 _MAP = dict
@@ -38,6 +41,7 @@ SCHEMA: dict[str, dict[str, tuple | type]] = {
         "reciprocal_density": _NUM, "hubbard_u_anions": _LIST, "hubbard_u": _MAP,
         "magmom_default": _NUM, "magmoms": _MAP, "potcars": _MAP,
     },
+    "emt": {},
 }
 
 
@@ -48,9 +52,10 @@ class CalculatorConfigError(HecathodeInputError):
 def check_calculator_name(name: str) -> str:
     """Return the lower-case calculator name; raise CalculatorConfigError if unknown."""
     key = str(name).strip().lower()
-    if key not in CALCULATORS:
+    if key not in CALCULATORS + TEST_CALCULATORS:
         raise CalculatorConfigError(
-            f"unknown calculator {name!r} (allowed: {', '.join(CALCULATORS)})")
+            f"unknown calculator {name!r} (allowed: {', '.join(CALCULATORS)}) or, for tests, "
+            f"{', '.join(TEST_CALCULATORS)}")
     return key
 
 

@@ -193,6 +193,7 @@ class HopNetwork(_JsonResult):
     n_refined: int | None = None  # hops refined by CI-NEB (the others: screened only)
     force_calls: dict[str, int] | None = None  # vacancy_states, screening, refinement, total
     wall_time_s: dict[str, float] | None = None  # per stage, of the run that wrote the file
+    host: dict | None = None  # the host relaxed first (ions + cell): energy, volume change %, calls
 
     @classmethod
     def from_json(cls, source: str | Path | dict) -> HopNetwork:

@@ -38,7 +38,7 @@ MARGIN_EV = 0.1
 def _run(atoms, screen, directory=None, margin_eV=MARGIN_EV):
     CountingEMT.calls = 0
     net = run_network(atoms, CountingEMT(), species="Cu", cutoff=2.9, n_images=1, screen=screen,
-                      directory=directory, margin_eV=margin_eV)
+                      directory=directory, margin_eV=margin_eV, relax_host=False)
     return net, CountingEMT.calls
 
 
@@ -96,7 +96,7 @@ def test_workers_give_the_same_network(strained_cu, all_refined, tmp_path):
     # two worker processes (EMT by class, built once per process): same barriers, same calls
     ref, _ = all_refined
     net = run_network(strained_cu, EMT, species="Cu", cutoff=2.9, n_images=1, screen="idpp",
-                      margin_eV=MARGIN_EV, workers=2, directory=tmp_path)
+                      margin_eV=MARGIN_EV, workers=2, directory=tmp_path, relax_host=False)
     assert net.percolation_barrier_eV == pytest.approx(ref.percolation_barrier_eV, abs=1e-9)
     serial, _ = _run(strained_cu, "idpp")
     assert net.force_calls == serial.force_calls
@@ -104,15 +104,29 @@ def test_workers_give_the_same_network(strained_cu, all_refined, tmp_path):
     assert set(net.wall_time_s) == {"vacancy_states", "screening", "refinement"}
 
 
+@pytest.mark.slow
+def test_host_relaxed_once_with_its_symmetry(tmp_path):
+    # an fcc Cu cell 2 % too large: the host relaxes (ions + cell) to EMT's lattice constant,
+    # keeps Fm-3m (one hop class, one vacancy state), and is read back on a rerun
+    atoms = bulk("Cu", "fcc", a=3.61 * 1.02, cubic=True).repeat(2)
+    net = run_network(atoms, EMT, species="Cu", cutoff=2.9, n_images=1, directory=tmp_path)
+    assert len(net.hops) == 1 and set(net.site_energies_eV.values()) == {0.0}
+    assert net.host["converged"] and net.host["volume_change_percent"] < -4.0
+    again = run_network(atoms, EMT, species="Cu", cutoff=2.9, n_images=1, directory=tmp_path)
+    # a calculator object is not matched by name: the finished trajectory is resumed (1 call)
+    assert again.host["force_calls"] == net.host["force_calls"]
+    assert again.percolation_barrier_eV == pytest.approx(net.percolation_barrier_eV, abs=1e-6)
+
+
 def test_workers_need_a_calculator_by_name(strained_cu):
     from calculators.neb import NEBInputError
 
     with pytest.raises(NEBInputError, match="by name"):
-        run_network(strained_cu, EMT(), species="Cu", cutoff=2.9, workers=2)
+        run_network(strained_cu, EMT(), species="Cu", cutoff=2.9, workers=2, relax_host=False)
 
 
 def test_unknown_screen_is_refused(strained_cu):
     from structures.errors import HecathodeInputError
 
     with pytest.raises(HecathodeInputError, match="--screen"):
-        run_network(strained_cu, EMT(), species="Cu", cutoff=2.9, screen="fast")
+        run_network(strained_cu, EMT(), species="Cu", cutoff=2.9, screen="fast", relax_host=False)

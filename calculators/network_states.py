@@ -114,6 +114,10 @@ def relax_host(atoms: Atoms, spec: CalculatorSpec, directory: Path | None, fmax:
     host = done.atoms.copy()
     host.set_constraint()
     host.info = {**atoms.info, **host.info}
+    if "conventional_cell" in atoms.info:  # the percolation axes strained with the cell
+        strain = np.linalg.solve(atoms.cell[:], host.cell[:])
+        conventional = np.reshape(atoms.info["conventional_cell"], (3, 3)) @ strain
+        host.info["conventional_cell"] = np.round(conventional, 6).reshape(-1).tolist()
     host.calc = None
     done.atoms = host
     return done
@@ -162,7 +166,9 @@ def hop_ends(states: VacancyStates, atoms: Atoms, hop: Hop) -> tuple[Relaxation,
     for site, target, tag in ((hop.end, initial, "initial"), (hop.start, final, "final")):
         rep, operation = states.orbits[site]
         relaxed = states.relaxed[rep]
-        mapped = map_state(relaxed.atoms, operation, target)
+        unrelaxed = atoms.copy()  # the state before relaxation (rattle aside): the matching guide
+        del unrelaxed[rep]
+        mapped = map_state(relaxed.atoms, operation, target, reference=unrelaxed)
         if mapped is None and states.relax is not None:
             out.append(states.relax(target, f"hop-{hop.start}-{hop.end}-{tag}"))
             continue

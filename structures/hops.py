@@ -235,7 +235,9 @@ def percolation_barriers(atoms: Atoms, edges: list[tuple[Hop, float]],
     for e in thresholds:
         cycles = _cycles(atoms, [h for h, w in edges if w <= e + 1e-12])
         for k, axis in enumerate("abc"):
-            if result[axis] is None and any(abs((c @ to_axes)[k]) > 1e-6 for c in cycles):
+            # a real component is a fraction with a small denominator (the supercell's), far
+            # above 1e-3; a strained cell leaves at most round-off of the strain below it
+            if result[axis] is None and any(abs((c @ to_axes)[k]) > 1e-3 for c in cycles):
                 result[axis] = e
         if all(v is not None for v in result.values()):
             break
@@ -288,17 +290,24 @@ def reversing_operation(atoms: Atoms, hop: Hop,
 
 
 def map_state(relaxed: Atoms, operation: tuple[np.ndarray, np.ndarray], target: Atoms,
-              tolerance: float = 0.6) -> Atoms | None:
+              tolerance: float = 0.6, reference: Atoms | None = None) -> Atoms | None:
     """`relaxed` mapped by `operation` onto the atom order of `target` (same cell, same
     composition; each target atom takes the mapped atom of its element nearest to it, which
-    must lie within `tolerance` Å and be used once). Positions are placed next to `target`'s
-    (minimum image), so the result interpolates cleanly. None when no one-to-one match exists.
+    must lie within `tolerance` Å and be used once). With `reference` (the state `relaxed`
+    was relaxed from, same atom order) the matching is made on the mapped reference, so atoms
+    that relaxed far (Na next to a vacancy) still map one to one, and carry their relaxed
+    displacement. Positions are placed next to `target`'s (minimum image), so the result
+    interpolates cleanly. None when no one-to-one match exists.
     """
     from ase.geometry import find_mic
 
     R, t = operation
-    frac = relaxed.get_scaled_positions(wrap=False) @ R.T + t
-    mapped = frac @ relaxed.cell[:]
+
+    def mapped(a: Atoms) -> np.ndarray:
+        return (a.get_scaled_positions(wrap=False) @ R.T + t) @ a.cell[:]
+
+    moved = mapped(relaxed)
+    guide = mapped(reference) if reference is not None else moved
     symbols = np.array(relaxed.get_chemical_symbols())
     target_symbols = np.array(target.get_chemical_symbols())
     out = target.copy()
@@ -307,12 +316,13 @@ def map_state(relaxed: Atoms, operation: tuple[np.ndarray, np.ndarray], target: 
         same = np.flatnonzero((symbols == target_symbols[k]) & ~taken)
         if same.size == 0:
             return None
-        d, dist = find_mic(mapped[same] - target.positions[k], target.cell, target.pbc)
+        d, dist = find_mic(guide[same] - target.positions[k], target.cell, target.pbc)
         best = int(np.argmin(dist))
         if dist[best] > tolerance:
             return None
-        taken[same[best]] = True
-        out.positions[k] = target.positions[k] + d[best]
+        j = same[best]
+        taken[j] = True
+        out.positions[k] = target.positions[k] + d[best] + (moved[j] - guide[j])
     return out
 
 

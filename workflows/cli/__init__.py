@@ -17,7 +17,8 @@ import importlib
 
 from workflows.cli.common import app
 
-COMMAND_MODULES = ("composition", "sqs", "orderings", "neb", "relax", "mixing", "voltage", "campaign")
+COMMAND_MODULES = ("composition", "sqs", "orderings", "neb", "relax", "mixing", "voltage", "transport",
+                   "campaign")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"workflows.cli.{_name}")
 

@@ -15,7 +15,8 @@ installs them). `start`:
   ones it started in STATE_FILE, so that `stop` ends those processes (by PID) and nothing else;
 - waits (at most `timeout` seconds) until `sinfo` shows the node idle (or busy with jobs).
 
-The node is this host (`hostname -s`, address 127.0.0.1) with all its CPUs in one partition
+The node is this host (`hostname -s`, address 127.0.0.1) with all its CPUs, at least 2 (so that two
+1-CPU jobs run at once even on a 1-CPU machine: tests/test_network_fanout.py), in one partition
 `local`; SlurmUser is root, no accounting, no cgroups (proctrack/linuxproc, task/none).
 """
 
@@ -73,9 +74,10 @@ def missing_requirements() -> str | None:
 
 
 def config_text(host: str | None = None, cpus: int | None = None) -> str:
-    """The slurm.conf this module writes for node `host` (default `hostname -s`) with `cpus` CPUs."""
+    """The slurm.conf this module writes for node `host` (default `hostname -s`) with `cpus` CPUs
+    (default: this machine's, at least 2)."""
     host = host or socket.gethostname().split(".")[0]
-    cpus = cpus or os.cpu_count() or 1
+    cpus = cpus or max(os.cpu_count() or 1, 2)
     return f"""{HEADER}
 ClusterName=hecathode
 SlurmctldHost={host}(127.0.0.1)
@@ -90,6 +92,8 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 # start batch jobs as soon as they are submitted (default: up to 3 s later)
 SchedulerParameters=batch_sched_delay=0
+# the node has the CPUs written below even when the machine has fewer (a 1-CPU machine: 2)
+SlurmdParameters=config_overrides
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none

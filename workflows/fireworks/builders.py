@@ -8,6 +8,8 @@ Campaign file (see configs/campaigns/*.yaml):
     preset: null                        # calculator preset (configs/calculators/<calc>.yaml)
     relax: {fmax: 0.05, steps: 300}     # calculators.relax.relax keywords (eV/Å)
     neb: {hop: Na2:Na1, n_hops: 1, n_images: 5, fmax: 0.05, steps: 500}   # or null: no NEB
+    # or the whole Na hop network, fanned out over jobs (workflows.fireworks.network_tasks):
+    # neb: {network: true, cutoff: 5.0, screen: short-neb, screen_margin: null, n_images: 5}
     queue: {slurm: {walltime: "02:00:00"}, pbs: {...}}  # adapter settings per queue kind
     materials:
       - {name: NVPF, formula: Na3V2(PO4)2F3, prototype: nvpf}               # ordered: the prototype cell
@@ -19,7 +21,9 @@ Campaign file (see configs/campaigns/*.yaml):
     mixing: {n_sqs: 3, synthesis_temperature_K: 1173}   # optional studies, campaign-wide and/or per
     voltage: {na: [3, 1], n_relax: 2}                   # material (null: off); see study_builders
 
-Fireworks, per material M: "M structures" → "M relax <s>" per structure → "M neb <s>";
+Fireworks, per material M: "M structures" → "M relax <s>" per structure → "M neb <s>"
+(with `neb: {network: true}`: "M network <s> states", which adds the screen, one firework per
+CI-NEB hop and the joins as it learns what is needed; one network per SQS);
 with `mixing:` / `voltage:` one firework per relaxation of the study and a join
 (`workflows.fireworks.study_builders`); then one "<campaign> analysis" after all of them. Each
 firework runs in its own folder `<campaign dir>/<M>/<step>` (spec `_launch_dir`), so a rerun
@@ -49,7 +53,13 @@ TOP_KEYS = {"name", "description", "calculator", "preset", "relax", "neb", "queu
 MATERIAL_KEYS = {"name", "formula", "prototype", "role", "sqs", "relax", "neb", "structure", "mixing",
                  "voltage"}
 RELAX_KEYS = {"fmax", "steps", "relax_cell", "optimizer", "prerelax", "prerelax_fmax"}
-NEB_KEYS = {"hop", "n_hops", "n_images", "fmax", "steps", "optimizer", "spring", "cutoff"}
+NEB_KEYS = {"hop", "n_hops", "n_images", "fmax", "steps", "optimizer", "spring", "cutoff",
+            "network", "screen", "screen_margin"}
+# A campaign's networks screen with a 1-image climbing NEB by default (the CLI's default is none):
+# a P1 SQS has hundreds of hops; their estimates run in one job and spare the CI-NEB jobs of the
+# hops that cannot set a percolation threshold; the default margin (0.25 eV) covers the short
+# NEB's measured overestimate (calculators.screening.DEFAULT_MARGIN_EV).
+NETWORK_SCREEN = "short-neb"
 SQS_KEYS = {"n_structures", "max_atoms", "seed", "n_steps", "n_runs", "min_width", "tolerance", "exact",
             "n_cells"}
 DEFAULT_RELAX = {"fmax": 0.05, "steps": 300, "relax_cell": True}
@@ -135,13 +145,55 @@ def _material(m: dict, where: str, camp: dict, base: Path, seen: set[str]) -> di
     mat["neb"] = None if no_neb else {**(camp["neb"] or {}), **neb}
     if mat["neb"] is not None:
         _check_keys(f"{where}.neb", mat["neb"], NEB_KEYS)
-        hop = str(mat["neb"].get("hop", ""))
-        if hop.count(":") != 1 or not all(hop.split(":")):
-            raise CampaignError(f"{where}.neb.hop {hop!r}: write FROM:TO with site labels, e.g. Na2:Na1")
+        _check_neb(mat["neb"], f"{where}.neb")
     for study, check in (("mixing", check_mixing), ("voltage", check_voltage)):
         if (settings := check(m, where, camp, mat)) is not None:  # absent: the fingerprint stays as before
             mat[study] = settings
     return mat
+
+
+def _check_neb(neb: dict, where: str) -> None:
+    """One hop NEB (hop: FROM:TO) or the hop network (network: true and its screen settings)."""
+    network = neb.get("network", False)
+    if not isinstance(network, bool):
+        raise CampaignError(f"{where}.network: {network!r} is not true or false")
+    if not network:
+        extra = [k for k in ("screen", "screen_margin") if neb.get(k) is not None]
+        if extra:
+            raise CampaignError(f"{where}: {', '.join(extra)} only with network: true")
+        hop = str(neb.get("hop", ""))
+        if hop.count(":") != 1 or not all(hop.split(":")):
+            raise CampaignError(f"{where}.hop {hop!r}: write FROM:TO with site labels, e.g. Na2:Na1")
+        return
+    given = [k for k in ("hop", "n_hops") if neb.get(k) is not None]
+    if given:
+        raise CampaignError(f"{where}: network: true runs every hop; drop {', '.join(given)} (null "
+                            "overrides the campaign's)")
+    for key, positive in (("cutoff", True), ("screen_margin", False)):
+        value = neb.get(key)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and not (number and (value > 0 if positive else value >= 0)):
+            raise CampaignError(f"{where}.{key}: {value!r} is not a number {'>' if positive else '>='} 0")
+    from calculators.neb import check_settings
+    from calculators.screening import check_screen
+
+    try:
+        check_screen(neb.get("screen", NETWORK_SCREEN))
+        check_settings(**{k: neb[k] for k in ("n_images", "fmax", "spring", "optimizer") if k in neb})
+    except HecathodeInputError as err:
+        raise CampaignError(f"{where}: {err}") from None
+
+
+def _network(mat: dict, index: int, label: str, base: Path, calc: str, preset, order: int) -> dict:
+    """The `network` spec of material `mat`'s cell `label` (workflows.fireworks.network_tasks)."""
+    from structures.hops import DEFAULT_CUTOFF
+    from workflows.fireworks.network_tasks import network_settings
+
+    neb = mat["neb"]
+    return network_settings(mat["name"], base / f"network-{label}", calc, label=label, index=index,
+                            preset=preset, cutoff=neb.get("cutoff", DEFAULT_CUTOFF),
+                            screen=neb.get("screen", NETWORK_SCREEN), margin_eV=neb.get("screen_margin"),
+                            neb=neb, order=order)
 
 
 def _composition_source(m: dict, where: str, base: Path) -> dict:
@@ -193,6 +245,7 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
     """The FireWorks Workflow of a validated campaign (see module docstring)."""
     from fireworks import Firework, Workflow
 
+    from workflows.fireworks.network_tasks import states_firework
     from workflows.fireworks.tasks import AnalysisTask, NebTask, RelaxTask, StructuresTask
 
     root = Path(campaign_dir).resolve()
@@ -225,7 +278,12 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
                              f"{mat['name']} relax {label}", "relax", base / f"relax-{label}")
             links[build].append(relax)
             relaxes[label] = relax
-            if mat["neb"]:
+            if mat["neb"] and mat["neb"].get("network"):  # the states firework adds the rest
+                nfw = states_firework(_network(mat, i, label, base, calc, preset, len(fws)))
+                fws.append(nfw)
+                everything.append(nfw)
+                links[relax] = [nfw]
+            elif mat["neb"]:
                 neb = {k: v for k, v in mat["neb"].items() if k not in ("hop", "n_hops")}
                 nfw = firework(NebTask(material=mat["name"], index=i, calculator=calc, preset=preset,
                                        hop=mat["neb"]["hop"], n_hops=int(mat["neb"].get("n_hops", 1)),
@@ -236,7 +294,9 @@ def build_workflow(campaign: dict, campaign_dir: str | Path):
                                       {"structures": build, "relax": relaxes})
     summary = {k: campaign[k] for k in ("name", "description", "calculator", "preset")}
     summary["materials"] = [{**{k: m[k] for k in ("name", "formula", "prototype", "role")},
-                             **{s: True for s in STUDIES if m.get(s)}} for m in campaign["materials"]]
+                             **{s: True for s in STUDIES if m.get(s)},
+                             **({"network": True} if (m["neb"] or {}).get("network") else {})}
+                            for m in campaign["materials"]]
     analysis = Firework([AnalysisTask(campaign=summary)], name=f"{campaign['name']} analysis",
                         spec={"_launch_dir": str(root / "analysis"), "_category": "analysis",
                               "campaign_order": len(fws)})

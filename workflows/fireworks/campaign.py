@@ -13,6 +13,10 @@
   it is marked FIZZLED, forgotten offline and rerun, at most `max_reruns` times.
 - slurm / pbs with a MongoDB LaunchPad (`--launchpad FILE`): online mode, jobs talk to the
   database themselves (`rlaunch -l FILE singleshot`), the runner only submits and waits.
+
+Fireworks that a firework adds while it runs (a hop network's screen, hops and joins:
+`workflows.fireworks.network_tasks`) are picked up: the runner reads the workflow's fireworks
+again before every step and every poll (`current_ids`).
 """
 
 from __future__ import annotations
@@ -63,6 +67,13 @@ def find_campaign_dir(where: str | Path | None) -> Path:
 def workflow_ids(lp, name: str) -> list[int]:
     doc = lp.workflows.find_one({"metadata.hecathode_campaign": name})
     return sorted(doc["nodes"]) if doc else []
+
+
+def current_ids(lp, ids: list[int]) -> list[int]:
+    """Every firework of the workflow that holds `ids` now: fireworks added while it runs (a hop
+    network's hops and joins, FWAction detours) included."""
+    doc = lp.workflows.find_one({"nodes": ids[0]}, {"nodes": 1}) if ids else None
+    return sorted(doc["nodes"]) if doc else ids
 
 
 def states(lp, ids: list[int]) -> dict[int, str]:
@@ -146,9 +157,10 @@ def _run_local(lp, ids: list[int], folder: Path, say) -> None:
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGINT, on_sigint)
-    total = len(ids)
     try:
         while True:
+            ids = current_ids(lp, ids)
+            total = len(ids)
             st = states(lp, ids)
             ready = [i for i, s in st.items() if s == "READY"]
             if not ready:
@@ -205,6 +217,7 @@ def _run_queue(lp, ids: list[int], folder: Path, kind: str, overrides: dict, lau
     t_start = time.monotonic()
     reported: set[int] = set()
     while True:
+        ids = current_ids(lp, ids)
         jobs = scheduler_jobs(kind)  # snapshot before recovering: a job absent here has finished writing
         if offline:
             for run in lp.offline_runs.find({"fw_id": {"$in": ids}, "completed": False,
@@ -234,6 +247,7 @@ def _run_queue(lp, ids: list[int], folder: Path, kind: str, overrides: dict, lau
             else:
                 say(f"lost run: '{name}' left the queue unfinished {reruns + 1} times; marked FIZZLED")
             save(lp)
+        ids = current_ids(lp, ids)  # a recovered job may have added fireworks
         st = states(lp, ids)
         for fw_id in [i for i, s in st.items() if s == "READY"]:
             try:
@@ -282,6 +296,7 @@ def run_campaign(campaign_file: str | Path, *, out: str | Path | None = None, ca
                     warnings.filterwarnings("ignore", category=FutureWarning)
                     _run_queue(lp, ids, folder, queue, campaign["queue"].get(queue, {}), launchpad_file, say,
                                poll_s=poll_s, max_reruns=max_reruns, timeout_s=timeout_s)
+        ids = current_ids(lp, ids)
         after = states(lp, ids)
         analysis = lp.fireworks.find_one({"fw_id": {"$in": ids}, "spec._category": "analysis"})
     result = {"folder": str(folder), "states": after, "ran": ran, "report": None}

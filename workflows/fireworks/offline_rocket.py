@@ -109,6 +109,7 @@ def _import_hecathode_tasks() -> None:
     plain `_fw_name`, at no extra cost for jobs that run hecathode tasks anyway.
     """
     importlib.import_module("workflows.fireworks.tasks")
+    importlib.import_module("workflows.fireworks.network_tasks")
     importlib.import_module("workflows.tasks")
 
 

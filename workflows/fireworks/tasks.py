@@ -194,7 +194,8 @@ class AnalysisTask(FiretaskBase):
         doc = collect(self["campaign"], fw_spec.get("structures_results", []),
                       fw_spec.get("relax_results", []), fw_spec.get("neb_results", []),
                       mixing_results=fw_spec.get("mixing_results", []),
-                      voltage_results=fw_spec.get("voltage_results", []))
+                      voltage_results=fw_spec.get("voltage_results", []),
+                      network_results=fw_spec.get("network_results", []))
         path = write_json(Path.cwd() / "analysis.json", doc)
         _say(f"analysis written to {path}")
         return FWAction(stored_data={"analysis": str(path)})

@@ -3,7 +3,9 @@
 Per material: ΔS_config (target and achieved in the SQS, R), SQS quality, relaxed energies and
 volumes per host atom (Å^3, host = every atom but alkali ions), the volume change against the
 pristine material (%), every NEB hop (barriers eV, profile, local environment,
-convergence), and the mixing (ΔH_mix, T*) and voltage (average voltage, strain) studies. For
+convergence), the hop networks (`network`: the percolation barrier per axis a, b, c per cell and
+its mean and spread over SQS), and the mixing (ΔH_mix, T*) and voltage (average voltage, strain)
+studies. For
 NVPF the review's barriers and the DFT literature range are noted beside the computed ones
 (`calculators.neb.nvpf_comparison`).
 """
@@ -18,7 +20,7 @@ import numpy as np
 
 from calculators.neb import NVPF_LITERATURE_EV, NVPF_REVIEW_EV, nvpf_comparison
 from workflows.report.study_analysis import add_studies
-from workflows.summary import min_mean_max
+from workflows.summary import min_mean_max, spread_summary
 
 
 def _load(path: str) -> dict | None:
@@ -78,10 +80,10 @@ def _structure_row(entry: dict) -> dict:
 
 def collect(campaign: dict, structures_results: list[dict], relax_results: list[dict],
             neb_results: list[dict], *, mixing_results: list[dict] | None = None,
-            voltage_results: list[dict] | None = None) -> dict:
+            voltage_results: list[dict] | None = None, network_results: list[dict] | None = None) -> dict:
     """analysis.json from the entries the tasks pushed (paths to their JSON files); the mixing
     and voltage joins' entries become each material's `mixing` / `voltage`
-    (`workflows.report.study_analysis`)."""
+    (`workflows.report.study_analysis`), the network joins' its `network`."""
     built = _latest(structures_results, lambda e: e["material"])
     relaxed = _latest(relax_results, lambda e: (e["material"], e["index"]))
     nebs = _latest(neb_results, lambda e: (e["material"], e["index"]))
@@ -124,9 +126,44 @@ def collect(campaign: dict, structures_results: list[dict], relax_results: list[
         row["volume_vs_pristine_pct"] = (100 * (v - pristine_volume) / pristine_volume
                                          if v is not None and pristine_volume else None)
     add_studies(doc, campaign, mixing_results or [], voltage_results or [])
+    _add_networks(doc, campaign, network_results or [])
     if any(m["prototype"] == "nvpf" for m in campaign["materials"]):
         _nvpf_reference(doc, compared)
     return doc  # a class change between formula and SQS is noted by the SQS step (sqs_set)
+
+
+def network_row(entry: dict, ndoc: dict) -> dict:
+    """One cell's hop network (its network.json) in a material's `network` entry."""
+    return {"structure": entry["structure"], "index": entry["index"], "n_atoms": ndoc.get("n_atoms"),
+            "percolation_barrier_eV": ndoc.get("percolation_barrier_eV") or {},
+            "n_hops": len(ndoc.get("hops", [])), "n_refined": ndoc.get("n_refined"),
+            "screen": ndoc.get("screen"), "screen_margin_eV": ndoc.get("screen_margin_eV"),
+            "converged": ndoc.get("converged"), "site_energy_spread_eV": ndoc.get("site_energy_spread_eV"),
+            "force_calls": (ndoc.get("force_calls") or {}).get("total"), "json": entry["json"]}
+
+
+def _add_networks(doc: dict, campaign: dict, network_results: list[dict]) -> None:
+    """Each material's `network`: its cells' percolation barriers and, per axis, their summary
+    over the cells (n, min, mean, max, spread, std; an axis without a path is left out); None
+    with a note when the material asked for a network that did not finish."""
+    found = _latest(network_results, lambda e: (e["material"], e["index"]))
+    wanted = {m["name"]: m for m in campaign["materials"]}
+    for row in doc["materials"]:
+        rows = [network_row(e, ndoc) for (m, _), e in sorted(found.items())
+                if m == row["name"] and (ndoc := _load(e["json"]))]
+        if not rows:
+            if wanted.get(row["name"], {}).get("network"):
+                row["network"] = None
+                row["notes"].append("hop network did not finish (no network.json)")
+            continue
+        per_axis = {axis: spread_summary(r["percolation_barrier_eV"].get(axis) for r in rows)
+                    for axis in "abc"}
+        row["network"] = {"structures": rows, "percolation_barrier_eV": per_axis,
+                          "converged": all(r["converged"] for r in rows)}
+        lowest = [s["min_eV"] for s in per_axis.values() if s["n"]]
+        if row["prototype"] == "nvpf" and lowest:
+            material = "pristine" if row["role"] == "pristine" else "high-entropy"
+            row["notes"].append("lowest percolation barrier " + nvpf_comparison(min(lowest), material))
 
 
 def _nvpf_reference(doc: dict, compared: set[str]) -> None:

@@ -14,7 +14,9 @@ Plots (each skipped, with a line in the report saying why, when there is no data
   DFT literature range as a band and the review's values as markers when the analysis carries
   `nvpf_reference`.
 
-With mixing / voltage studies (`workflows.report.study_report`): a Thermodynamics section (ΔH_mix,
+With hop networks (`workflows.report.network_report`): a Hop networks section (percolation
+barrier along a, b, c per cell, mean ± spread over SQS). With mixing / voltage studies
+(`workflows.report.study_report`): a Thermodynamics section (ΔH_mix,
 ΔS_config, T* and the synthesis verdict per potential; mixing_gibbs.png) and an Electrochemistry
 section (average voltage, volume and lattice change, states above the hull, pristine vs
 high-entropy; voltage_profiles.png, voltage_strain.png).
@@ -34,6 +36,7 @@ import numpy as np
 from structures.errors import HecathodeInputError
 from structures.io import atomic_write
 from workflows.report.campaign_plots import PLOTS, num, profile
+from workflows.report.network_report import network_missing, network_numbers, network_section
 from workflows.report.plotting import COLOURS
 from workflows.report.study_report import study_missing, study_numbers, study_sections
 from workflows.summary import min_mean_max
@@ -80,6 +83,8 @@ def _material(m: dict, k: int) -> dict:
             "structures": structures, "neb": neb, "neb_summary": summary, "mean_volume": mean_volume,
             "volume_vs_pristine_pct": num(m.get("volume_vs_pristine_pct")), "notes": _notes(m.get("notes")),
             "colour": COLOURS[k % len(COLOURS)],
+            "network": m.get("network") if isinstance(m.get("network"), dict) else None,
+            "network_asked": "network" in m,
             "studies": {s: m[s] if isinstance(m[s], dict) else None for s in ("mixing", "voltage") if s in m}}
 
 
@@ -261,7 +266,8 @@ def _missing(mats: list[dict]) -> list[str]:
             if m["role"] != "pristine" and m["volume_vs_pristine_pct"] is None and not has_pristine:
                 out.append(f"{n}: volume change vs pristine unavailable (no relaxed pristine material)")
         if not m["neb"]:
-            out.append(f"{n}: NEB results are missing (not requested or not finished)")
+            if not m["network_asked"]:  # a hop network's lines: network_report.network_missing
+                out.append(f"{n}: NEB results are missing (not requested or not finished)")
         else:
             bad = sum(1 for r in m["neb"] if r.get("converged") is False)
             if bad:
@@ -332,7 +338,7 @@ def write_report(analysis: dict, out_dir: str | Path) -> Path:
 
     notes = _notes(analysis.get("notes")) + [f"{m['name']}: {n}" for m in mats for n in m["notes"]]
     lines += ["## Notes", ""] + (_bullets(notes) if notes else ["No notes."]) + [""]
-    missing = _missing(mats) + study_missing(mats)
+    missing = _missing(mats) + network_missing(mats) + study_missing(mats)
     if missing:
         lines += ["## Missing or incomplete", ""] + _bullets(missing) + [""]
 
@@ -346,8 +352,9 @@ def write_report(analysis: dict, out_dir: str | Path) -> Path:
             (out / name).unlink(missing_ok=True)  # a plot from an earlier, fuller analysis
             lines += [f"Not drawn: {why_not}.", ""]
 
+    lines += network_section(mats)  # percolation barriers (materials with a hop network)
     lines += study_sections(mats, out)  # Thermodynamics, Electrochemistry (materials with those studies)
-    numbers = every_number(mats, calc) + study_numbers(mats)
+    numbers = every_number(mats, calc) + network_numbers(mats, calc) + study_numbers(mats)
     lines += ["## Every number", "",
               "| material | structure | quantity | value | unit | calculator | converged |",
               "| --- | --- | --- | --- | --- | --- | --- |"]

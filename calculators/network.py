@@ -44,8 +44,8 @@ from calculators.screening import check_screen, default_margin, screen_hop
 from calculators.workers import Workers
 from structures.io import write_json
 
-RECONSTRUCTION_A = 1.0  # an endpoint atom (other than the hopping one) that moved farther has
-#                         relaxed into another site: the endpoint is not the state the hop assumed
+RECONSTRUCTION_A = 1.0  # an atom (other than the hopping one) that moves farther between the two
+#                         endpoints makes the hop a concerted move (`reconstructed`)
 
 # the keys of an NEB result a network hop entry keeps
 HOP_KEYS = ("forward_barrier_eV", "reverse_barrier_eV", "reaction_energy_eV", "saddle", "converged",
@@ -87,7 +87,9 @@ def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float 
     `neb_kwargs` go to `calculators.neb.run_neb` (n_images, fmax, ...; calculator settings
     too). `margin_eV` None: the method's default (`calculators.screening.DEFAULT_MARGIN_EV`).
     Endpoints in which another atom moved more than RECONSTRUCTION_A between the two states are
-    flagged `reconstructed` and neither set the energy zero nor enter percolation; hops whose
+    flagged `reconstructed` (a concerted move); they enter percolation like any hop when both
+    ends are the network's shared vacancy states (the nodes of the graph: the move connects
+    exactly those two states), and are left out otherwise (`in_percolation`); hops whose
     endpoints relax into each other are recorded (`skipped`: why) and left out. `workers` > 1
     needs the calculator by name (or class).
     """
@@ -151,12 +153,13 @@ def plan_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float
 def _shared_ends(states, atoms: Atoms, hop, entry: dict):
     """The hop's relaxed endpoints from the shared states; fills endpoint energies, displacement
     and `reconstructed` in `entry`; raises NEBInputError when they relaxed into each other."""
-    ini, fin = hop_ends(states, atoms, hop)
+    ini, fin, shared = hop_ends(states, atoms, hop)
     moving = hop.start - (1 if hop.end < hop.start else 0)
     _check_apart(ini.atoms, fin.atoms, moving, hop)
     shift = _displacements(ini.atoms, fin.atoms, moving)
     entry.update({"endpoint_energies_eV": [ini.energy_eV, fin.energy_eV],
-                  "endpoint_max_displacement_A": shift, "reconstructed": shift > RECONSTRUCTION_A})
+                  "endpoint_max_displacement_A": shift, "reconstructed": shift > RECONSTRUCTION_A,
+                  "in_percolation": shared or shift <= RECONSTRUCTION_A})
     return ini, fin
 
 
@@ -165,7 +168,7 @@ def _reference_energy(hops: list[dict]) -> float:
     usable = [h for h in hops if "skipped" not in h]
     if not usable:
         raise NEBInputError("no hop of the network has usable endpoints")
-    clean = [h for h in usable if not h["reconstructed"]] or usable
+    clean = [h for h in usable if h["in_percolation"]] or usable
     return min(min(h["endpoint_energies_eV"]) for h in clean)
 
 
@@ -208,7 +211,7 @@ def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) 
 
 def percolation_edges(plan: NetworkPlan) -> list:
     """(hop, effective barrier eV) of every member of every clean hop with a value as it stands."""
-    return [(m, _value(h)) for h in plan.hops if "skipped" not in h and not h["reconstructed"]
+    return [(m, _value(h)) for h in plan.hops if "skipped" not in h and h["in_percolation"]
             and _value(h) is not None for m in plan.classes[h["class"]]["members"]]
 
 
@@ -225,7 +228,7 @@ def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dic
         return usable
     finite = [v for v in percolation_barriers(plan.atoms, percolation_edges(plan)).values() if v is not None]
     limit = max(finite) if finite else np.inf
-    todo = [h for h in usable if not h["reconstructed"]
+    todo = [h for h in usable if h["in_percolation"]
             and (_value(h) is None or _lower_bound(plan, h, margin_eV) <= limit + 1e-9)]
     return sorted(todo, key=lambda x: -np.inf if _value(x) is None else _value(x))
 

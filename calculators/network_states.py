@@ -157,12 +157,13 @@ def relax_vacancy_states(atoms: Atoms, hops: list[Hop], spec: CalculatorSpec, *,
     return VacancyStates(relaxed, orbits, calls, run)
 
 
-def hop_ends(states: VacancyStates, atoms: Atoms, hop: Hop) -> tuple[Relaxation, Relaxation]:
+def hop_ends(states: VacancyStates, atoms: Atoms, hop: Hop) -> tuple[Relaxation, Relaxation, bool]:
     """(initial, final) relaxed states of `hop` (vacancy on its end, then on its start), in the
-    atom order of `calculators.neb.endpoints`. A state that does not map onto the hop's
-    (a neighbour moved too far) is relaxed from the hop's own endpoint (counted in calls)."""
+    atom order of `calculators.neb.endpoints`, and whether both are the shared states. A state
+    that does not map onto the hop's is relaxed from the hop's own endpoint (counted in calls;
+    not shared)."""
     initial, final, _ = endpoints(atoms, hop)
-    out = []
+    out, shared = [], True
     for site, target, tag in ((hop.end, initial, "initial"), (hop.start, final, "final")):
         rep, operation = states.orbits[site]
         relaxed = states.relaxed[rep]
@@ -171,6 +172,7 @@ def hop_ends(states: VacancyStates, atoms: Atoms, hop: Hop) -> tuple[Relaxation,
         mapped = map_state(relaxed.atoms, operation, target, reference=unrelaxed)
         if mapped is None and states.relax is not None:
             out.append(states.relax(target, f"hop-{hop.start}-{hop.end}-{tag}"))
+            shared = False
             continue
         out.append(replace(relaxed, atoms=mapped))
-    return out[0], out[1]
+    return out[0], out[1], shared

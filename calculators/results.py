@@ -172,7 +172,8 @@ class HopNetwork(_JsonResult):
 
     `hops`: one dict per hop class: class, multiplicity, the hop (indices, labels, length_A,
     ...), environment, and either `skipped` (why) or endpoint energies and displacement,
-    `reconstructed`, `screen_estimate` (idpp, short-neb or None), `screened_barrier_eV`
+    `reconstructed` (a concerted move), `in_percolation`, `screen_estimate` (idpp, short-neb or
+    None), `screened_barrier_eV`
     (effective, None without screening), `refined`; refined hops add forward/reverse/effective
     barriers, reaction and saddle energy, saddle, converged and their band's force calls;
     screened-only hops have no `effective_barrier_eV`.

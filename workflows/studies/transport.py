@@ -101,9 +101,10 @@ def lowest_eV(barriers: dict[str, float | None]) -> float | None:
 
 def hop_barriers(network: dict) -> dict:
     """The CI-NEB effective barriers of a network.json document with their multiplicities
-    (skipped and reconstructed hops left out) and the number of hops only screened."""
+    (skipped hops and those outside percolation left out) and the number of hops only screened."""
     refined = [h for h in network["hops"] if h.get("refined", True) and "skipped" not in h
-               and not h.get("reconstructed") and h.get("effective_barrier_eV") is not None]
+               and h.get("in_percolation", not h.get("reconstructed"))
+               and h.get("effective_barrier_eV") is not None]
     return {"values_eV": [float(h["effective_barrier_eV"]) for h in refined],
             "weights": [int(h.get("multiplicity", 1)) for h in refined],
             "n_screened_only": sum(not h.get("refined", True) and "skipped" not in h

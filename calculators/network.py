@@ -218,9 +218,12 @@ def percolation_edges(plan: NetworkPlan) -> list:
 def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dict]:
     """Stage 3a: the unrefined hops that can still set a percolation threshold, lowest first.
 
-    Without screening every usable hop. With it, a clean hop whose lower bound, max(estimate -
-    `margin_eV`, its higher endpoint: the saddle lies above both), is at most the highest
-    finite threshold of the barriers as they stand (estimates where not refined)."""
+    Without screening every usable hop. With it, a hop in percolation whose lower bound,
+    max(estimate - `margin_eV`, its higher endpoint: the saddle lies above both), is at most
+    the highest finite threshold of the barriers as they stand (estimates where not refined).
+    An IDPP estimate of a concerted hop (`reconstructed`) is not used: interpolating several
+    moving atoms passes far above the saddle (pristine NVPF, CHGNet: up to +1.7 eV), so only
+    its endpoints bound it."""
     from structures.hops import percolation_barriers
 
     usable = [h for h in plan.hops if h["class"] in plan.ends and "skipped" not in h and not h["refined"]]
@@ -229,12 +232,15 @@ def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dic
     finite = [v for v in percolation_barriers(plan.atoms, percolation_edges(plan)).values() if v is not None]
     limit = max(finite) if finite else np.inf
     todo = [h for h in usable if h["in_percolation"]
-            and (_value(h) is None or _lower_bound(plan, h, margin_eV) <= limit + 1e-9)]
+            and (_value(h) is None or _lower_bound(plan, h, screen, margin_eV) <= limit + 1e-9)]
     return sorted(todo, key=lambda x: -np.inf if _value(x) is None else _value(x))
 
 
-def _lower_bound(plan: NetworkPlan, h: dict, margin_eV: float) -> float:
-    return max(h["screened_barrier_eV"] - margin_eV, max(h["endpoint_energies_eV"]) - plan.e_ref)
+def _lower_bound(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> float:
+    ends = max(h["endpoint_energies_eV"]) - plan.e_ref
+    if screen == "idpp" and h["reconstructed"]:
+        return ends
+    return max(h["screened_barrier_eV"] - margin_eV, ends)
 
 
 def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | None, neb_run: dict):

@@ -26,7 +26,7 @@ def transport(
     cutoff: Annotated[float, typer.Option(help="longest Na hop, Å")] = 5.0,
     screen: Annotated[str, typer.Option(
         "--screen", help="idpp, short-neb or none: estimate every hop first, CI-NEB only the hops "
-                         "percolation needs (none: CI-NEB every hop)")] = "idpp",
+                         "percolation needs (none: CI-NEB every hop)")] = "short-neb",
     screen_margin: Annotated[float | None, typer.Option(
         "--screen-margin", help="refine hops whose estimate - this is <= a percolation threshold, eV "
                                 "(default: the method's)")] = None,

@@ -157,6 +157,20 @@ def _operations(atoms: Atoms, symprec: float) -> tuple[np.ndarray, np.ndarray]:
     return (sym.get("rotations", np.eye(3, dtype=int)[None]), sym.get("translations", np.zeros((1, 3))))
 
 
+def _maps_onto(images: tuple[np.ndarray, np.ndarray], ends: tuple[np.ndarray, np.ndarray],
+               atol: float = 1e-3) -> bool:
+    """Whether some operation maps the hop (its end points under every operation, `images`)
+    onto the hop `ends` (fractional), in either direction, up to a lattice translation."""
+    rp, rq = ends
+    for x, y in (images, images[::-1]):
+        d1 = x - rp
+        same = (np.all(np.abs(d1 - np.round(d1)) <= atol, axis=1)
+                & np.all(np.abs(y - rq - d1) <= atol, axis=1))
+        if same.any():
+            return True
+    return False
+
+
 def distinct_hops(atoms: Atoms, species: str = "Na", cutoff: float = DEFAULT_CUTOFF,
                   symprec: float = 0.05) -> list[dict]:
     """Symmetry-distinct `species`-`species` vacancy hops up to `cutoff` Å.
@@ -180,20 +194,9 @@ def distinct_hops(atoms: Atoms, species: str = "Na", cutoff: float = DEFAULT_CUT
                           key=lambda t: (round(float(np.linalg.norm(t[2])), 3), t[0], t[1])):
         hop = Hop(int(a), int(b), np.array(v), str(labels[a]), str(labels[b]))
         p, q = frac[a], frac[a] + v @ inv
-        found = None
-        for cls in classes:
-            rp, rq = cls["_frac"]
-            for R, t in zip(rotations, translations, strict=True):
-                pp, qq = R @ p + t, R @ q + t
-                for x, y in ((pp, qq), (qq, pp)):
-                    d1, d2 = x - rp, y - rq
-                    if (np.allclose(d1, np.round(d1), atol=1e-3) and np.allclose(d2, d1, atol=1e-3)):
-                        found = cls
-                        break
-                if found:
-                    break
-            if found:
-                break
+        images = (rotations @ p + translations, rotations @ q + translations)  # every operation
+        found = next((cls for cls in classes if abs(cls["hop"].length - hop.length) < 0.05
+                      and _maps_onto(images, cls["_frac"])), None)
         if found is None:
             classes.append({"hop": hop, "members": [hop], "_frac": (p, q)})
         else:

@@ -128,11 +128,15 @@ def _print_neb(doc: dict, out_dir: Path) -> None:
                           str(h["multiplicity"]), f"{h['forward_barrier_eV']:.3f}",
                           f"{h['reverse_barrier_eV']:.3f}", f"{h['effective_barrier_eV']:.3f}",
                           h["saddle"] + ("" if h["converged"] else " (NOT converged)")
-                          + (" reconstructed" if h.get("reconstructed") else ""))
+                          + (" concerted" if h.get("reconstructed") else "")
+                          + ("" if h.get("in_percolation", True) else " (not in percolation)"))
             out.print(t)
             perc = ", ".join(f"{k}: {'none' if v is None else f'{v:.3f} eV'}"
                              for k, v in res["percolation_barrier_eV"].items())
             out.print(f"percolation barrier along {perc}", highlight=False)
+            if res.get("host"):
+                change = res["host"]["volume_change_percent"]
+                out.print(f"host relaxed first (ions + cell): volume {change:+.2f} %", highlight=False)
             calls = res.get("force_calls") or {}
             out.print(f"{res.get('n_refined', len(res['hops']))}/{len(res['hops'])} hops refined by CI-NEB "
                       f"(screen: {res.get('screen', 'none')}); site-energy spread "

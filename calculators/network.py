@@ -12,10 +12,11 @@ a cluster workflow can also run as separate jobs on the same folder
 2. `screen_network` (`screen` idpp or short-neb, `calculators.screening`): a cheap estimate of
    every hop's barrier (`screen.json`, resumable); `none` skips it and refines every hop;
 3. `hops_to_refine` / `refine_hops`: climbing-image NEB (`calculators.neb.run_neb` with the
-   shared endpoints, folders `hop-NN/`, resumable) of the lowest unrefined hops that can still
-   set a percolation threshold: max(estimate - margin, highest endpoint) at most the highest
-   finite threshold of the current barriers; thresholds recomputed after each batch, until no
-   such hop is left: every axis's threshold is then set by converged CI-NEB hops;
+   shared endpoints, folders `hop-NN/`, resumable) of the hops that can still change a
+   percolation barrier (bound and refine: each unrefined hop at its lower bound, max(estimate
+   - margin, higher endpoint), gives an optimistic threshold per axis; only hops at or below
+   it can change that axis), lowest first, recomputed after each batch, until the optimistic
+   thresholds are made of converged CI-NEB hops alone: then they are the percolation barriers;
 4. `network_result`: the percolation barriers, written to `network.json`.
 
 Effective barriers are saddle energies minus the lowest clean vacancy-state energy; the
@@ -209,36 +210,44 @@ def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) 
     plan.wall_time_s["screening"] = plan.wall_time_s.get("screening", 0.0) + time.perf_counter() - t0
 
 
-def percolation_edges(plan: NetworkPlan) -> list:
-    """(hop, effective barrier eV) of every member of every clean hop with a value as it stands."""
-    return [(m, _value(h)) for h in plan.hops if "skipped" not in h and h["in_percolation"]
-            and _value(h) is not None for m in plan.classes[h["class"]]["members"]]
+def percolation_edges(plan: NetworkPlan, value: Callable[[dict], float | None] | None = None) -> list:
+    """(hop, effective barrier eV) of every member of every hop in percolation that has a value
+    (`value(entry)`; default: CI-NEB where refined, else the estimate)."""
+    value = value or _value
+    return [(m, value(h)) for h in plan.hops if "skipped" not in h and h["in_percolation"]
+            and value(h) is not None for m in plan.classes[h["class"]]["members"]]
 
 
 def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dict]:
-    """Stage 3a: the unrefined hops that can still set a percolation threshold, lowest first.
+    """Stage 3a: the unrefined hops that can still change a percolation barrier, lowest first.
 
-    Without screening every usable hop. With it, a hop in percolation whose lower bound,
-    max(estimate - `margin_eV`, its higher endpoint: the saddle lies above both), is at most
-    the highest finite threshold of the barriers as they stand (estimates where not refined).
-    An IDPP estimate of a concerted hop (`reconstructed`) is not used: interpolating several
-    moving atoms passes far above the saddle (pristine NVPF, CHGNet: up to +1.7 eV), so only
-    its endpoints bound it."""
+    Without screening every usable hop. With it, bound-and-refine: each unrefined hop's lower
+    bound L = max(estimate - `margin_eV`, its higher endpoint: the saddle lies above both)
+    replaces its barrier, giving per axis an optimistic threshold T_low (no higher than the
+    true one). A hop can change an axis only if L <= T_low of that axis; when no unrefined
+    hop can, T_low is made of CI-NEB hops alone and is the percolation barrier. An IDPP
+    estimate of a concerted hop (`reconstructed`) is not used: interpolating several moving
+    atoms passes far above the saddle (pristine NVPF, CHGNet: up to +1.7 eV), so only its
+    endpoints bound it."""
     from structures.hops import percolation_barriers
 
     usable = [h for h in plan.hops if h["class"] in plan.ends and "skipped" not in h and not h["refined"]]
     if screen == "none":
         return usable
-    finite = [v for v in percolation_barriers(plan.atoms, percolation_edges(plan)).values() if v is not None]
-    limit = max(finite) if finite else np.inf
-    todo = [h for h in usable if h["in_percolation"]
-            and (_value(h) is None or _lower_bound(plan, h, screen, margin_eV) <= limit + 1e-9)]
-    return sorted(todo, key=lambda x: -np.inf if _value(x) is None else _value(x))
+
+    def optimistic(h: dict) -> float | None:
+        return _value(h) if h["refined"] else _lower_bound(plan, h, screen, margin_eV)
+
+    low = [v for v in percolation_barriers(plan.atoms, percolation_edges(plan, optimistic)).values()
+           if v is not None]
+    todo = [h for h in usable if h["in_percolation"] and any(optimistic(h) <= t + 1e-9 for t in low)]
+    return sorted(todo, key=optimistic)
 
 
 def _lower_bound(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> float:
+    """A hop's effective barrier is at least this (see `hops_to_refine`)."""
     ends = max(h["endpoint_energies_eV"]) - plan.e_ref
-    if screen == "idpp" and h["reconstructed"]:
+    if h["screened_barrier_eV"] is None or (screen == "idpp" and h["reconstructed"]):
         return ends
     return max(h["screened_barrier_eV"] - margin_eV, ends)
 
@@ -292,7 +301,7 @@ def network_result(plan: NetworkPlan, screen: str, margin_eV: float) -> HopNetwo
     from structures.hops import crystal_axes, percolation_barriers
 
     hops = plan.hops
-    if not any(h.get("refined") and "skipped" not in h for h in hops):
+    if screen == "none" and not any(h.get("refined") and "skipped" not in h for h in hops):
         raise NEBInputError("no hop of the network gave a barrier")
     axes = crystal_axes(plan.atoms)
     site_energies = plan.states.site_energies_eV()

@@ -7,9 +7,10 @@ setup:
 demo: setup
 	.venv/bin/hecathode dataset --csv out/review_dataset.csv --plot out/review_dataset.png
 	.venv/bin/hecathode campaign run configs/campaigns/nvpf_he.yaml
-	@echo "Percolation barriers (not run by the demo, to keep it within 15 min; about 10-25 min each here):"
-	@echo "  pristine NVPF:  .venv/bin/hecathode neb --prototype nvpf --network --screen short-neb --cutoff 4.2 --workers 2 --out out/net-nvpf"
-	@echo "  HE-NVPF, K SQS: .venv/bin/hecathode transport 'Na3V1.9(Ca,Mg,Al,Cr,Mn)0.1(PO4)2F3' -p nvpf --n-sqs 3 --screen short-neb --cutoff 4.2 --workers 2 --out out/transport-nvpf"
+	@echo "Percolation barriers are not run by the demo (it would pass 15 min). They come from:"
+	@echo "  pristine NVPF (about 15 min here):  .venv/bin/hecathode neb --prototype nvpf --network --screen short-neb --cutoff 4.2 --workers 2 --out out/net-nvpf"
+	@echo "  HE-NVPF, K SQS (hours per SQS here; a cluster campaign with neb: {network: true}):"
+	@echo "    .venv/bin/hecathode transport 'Na3V1.9(Ca,Mg,Al,Cr,Mn)0.1(PO4)2F3' -p nvpf --n-sqs 3 --cutoff 4.2 --workers 2 --out out/transport-nvpf"
 
 test: setup
 	.venv/bin/ruff check .

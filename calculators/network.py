@@ -132,7 +132,8 @@ def plan_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float
                 "force_calls": (done.steps or 0) + 1,
                 "volume_change_percent": round(float(100 * (done.volume_A3 / atoms.get_volume() - 1)), 3)}
         atoms = done.atoms
-    classes = distinct_hops(atoms, species, cutoff)
+    classes = distinct_hops(atoms, species, cutoff)  # of the relaxed host: the cell may have grown
+    check_cell(atoms, max((c["hop"] for c in classes), key=lambda h: h.length))
     states = relax_vacancy_states(atoms, [c["hop"] for c in classes], spec, fmax=fmax, directory=run_dir,
                                   progress=progress, pool=pool, **endpoint_run)
     hops, ends = [], {}

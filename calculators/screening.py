@@ -21,10 +21,11 @@ SCREENS = ("idpp", "short-neb", "none")
 SHORT_NEB_FMAX_EV_PER_A = 0.2
 SHORT_NEB_STEPS = 100
 # A hop is refined when (its estimate - margin) is at most the current percolation threshold.
-# Both estimates lie ABOVE the CI-NEB barrier (an unrelaxed or loosely relaxed path passes
-# above the saddle), so the margin must cover how far above they can lie, else a really low
-# hop may be skipped. Measured (CHGNet): O3 NaNiO2 hop 0.488 eV, IDPP +0.55, short NEB +0.15;
-# pristine NVPF network: benchmarks/bench_network.py (its table is in benchmarks/README.md).
+# Both estimates mostly lie ABOVE the CI-NEB barrier (an unrelaxed or loosely relaxed path
+# passes above the saddle), so the margin must cover how far above they can lie, else a really
+# low hop may be skipped. Measured (CHGNet): O3 NaNiO2 hop 0.488 eV, IDPP +0.55, short NEB
+# +0.15; pristine NVPF, 7 hops: short NEB +0.03..+0.08, IDPP +0.09..+1.74 (concerted hops);
+# HE-NVPF SQS, 14 hops: short NEB -0.03..+0.08 (benchmarks/bench_network.py, benchmarks/README.md).
 DEFAULT_MARGIN_EV = {"idpp": 0.6, "short-neb": 0.25, "none": 0.0}
 
 

@@ -45,7 +45,7 @@ def neb(
                          "needs; none: CI-NEB every hop")] = "none",
     screen_margin: Annotated[float | None, typer.Option(
         "--screen-margin", help="refine hops whose estimate - this is <= a percolation threshold, eV "
-                                "(default: idpp 0.6, short-neb 0.25: the estimates lie above CI-NEB)")]
+                                "(default: idpp 0.6, short-neb 0.25: the estimates mostly lie above CI-NEB)")]
         = None,
     workers: Annotated[int, typer.Option(
         "--workers", help="--network: relaxations and hops side by side in this many processes, one "

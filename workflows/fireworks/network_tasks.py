@@ -80,19 +80,10 @@ def network_workflow(structure: str | Path, net: dict) -> Workflow:
 
 
 def network_cell(atoms, species: str, cutoff: float):
-    """`atoms`, or the smallest supercell in which the longest `species` hop up to `cutoff` Å stays
-    clear of its periodic images (`calculators.neb.neb_supercell`, as `hecathode neb --network`)."""
-    import numpy as np
-    from ase.neighborlist import neighbor_list
+    """`atoms` in the supercell its network runs in (`calculators.network.network_supercell`)."""
+    from calculators.network import network_supercell
 
-    from calculators.neb import NEBInputError, neb_supercell
-
-    i, j, d = neighbor_list("ijd", atoms, cutoff)  # every hop's length, without the symmetry search
-    symbols = np.array(atoms.get_chemical_symbols())
-    lengths = d[(symbols[i] == species) & (symbols[j] == species)]
-    if not len(lengths):
-        raise NEBInputError(f"no {species} hop up to {cutoff:g} Å in the {len(atoms)}-atom cell")
-    return neb_supercell(atoms, float(lengths.max()))
+    return network_supercell(atoms, species, cutoff)
 
 
 def _firework(task, net: dict, step: str, category: str) -> Firework:

@@ -28,23 +28,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 
 from structures.errors import HecathodeInputError
 from structures.io import read_structure, write_json
+from workflows.studies.transport_stats import (  # noqa: F401  (some re-exported)
+    AXES,
+    BOOTSTRAP_SEED,
+    MIN_FOR_INTERVAL,
+    N_RESAMPLES,
+    axis_statistics,
+    bootstrap_interval_eV,
+    finite_eV,
+    hop_barriers,
+    lowest_eV,
+    mean_std_eV,
+    pooled,
+)
 from workflows.summary import spread_summary
 
-AXES = ("a", "b", "c")
 SPECIES = "Na"
 DEFAULT_N_SQS = 3
 DEFAULT_CUTOFF_A = 5.0
 # an SQS network is P1: every hop is its own class, estimate them first; the short NEB lies
 # +0.03..+0.08 eV above CI-NEB on pristine NVPF, IDPP up to +1.7 eV on concerted hops
 DEFAULT_SCREEN = "short-neb"
-N_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
-MIN_FOR_INTERVAL = 3  # fewer percolating SQS: the bootstrap interval is not meaningful
 IDENTITY_KEYS = ("calculator", "preset", "species", "cutoff_A", "cell")  # a change: another study
 MLIP_NOTE = ("error scale: universal MLIPs are trained mostly near equilibrium, so saddle energies "
              "can be off by a tenth of an eV or more; differences (HE − pristine, between SQS) are "
@@ -54,69 +62,6 @@ MLIP_NOTE = ("error scale: universal MLIPs are trained mostly near equilibrium, 
 class TransportInputError(HecathodeInputError):
     """Bad settings of a transport study, or a folder that holds another study."""
 
-
-# ------------------------------------------------------------------ statistics (pure)
-
-def finite_eV(values: Sequence[float | None]) -> list[float]:
-    """The values that are numbers (None: no percolating path) as floats."""
-    return [float(v) for v in values if v is not None and np.isfinite(v)]
-
-
-def mean_std_eV(values: Sequence[float | None]) -> tuple[float | None, float | None]:
-    """(mean, sample std with ddof 1) of the finite values; std None below two, both None for none."""
-    v = finite_eV(values)
-    if not v:
-        return None, None
-    return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else None)
-
-
-def bootstrap_interval_eV(values: Sequence[float | None], *, n_resamples: int = N_RESAMPLES,
-                          seed: int = BOOTSTRAP_SEED, level: float = 0.95) -> list[float] | None:
-    """Percentile bootstrap interval [lo, hi] of the mean of the finite values (resampled with
-    replacement, `n_resamples` times, fixed seed); None for no values."""
-    v = np.array(finite_eV(values))
-    if not len(v):
-        return None
-    picks = np.random.default_rng(seed).integers(0, len(v), size=(n_resamples, len(v)))
-    lo, hi = np.quantile(v[picks].mean(axis=1), [(1 - level) / 2, (1 + level) / 2])
-    return [float(np.clip(lo, v.min(), v.max())), float(np.clip(hi, v.min(), v.max()))]  # float noise
-
-
-def axis_statistics(values: Sequence[float | None], pristine_eV: float | None = None, *,
-                    n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
-    """One axis over the SQS: values (None kept), how many have no path (never averaged), mean ±
-    std, bootstrap 95 % interval of the mean, the pristine value and HE − pristine."""
-    v = finite_eV(values)
-    mean, std = mean_std_eV(v)
-    return {"per_sqs_eV": list(values), "n_sqs": len(values), "n_percolating": len(v),
-            "n_no_path": len(values) - len(v), "mean_eV": mean, "std_eV": std,
-            "ci95_eV": bootstrap_interval_eV(v, n_resamples=n_resamples, seed=seed),
-            "interval_meaningful": len(v) >= MIN_FOR_INTERVAL, "pristine_eV": pristine_eV,
-            "he_minus_pristine_eV": None if mean is None or pristine_eV is None else mean - pristine_eV}
-
-
-def lowest_eV(barriers: dict[str, float | None]) -> float | None:
-    """The lowest percolation barrier over the axes (None: no axis percolates)."""
-    v = finite_eV(barriers.values())
-    return min(v) if v else None
-
-
-def hop_barriers(network: dict) -> dict:
-    """The CI-NEB effective barriers of a network.json document with their multiplicities
-    (skipped hops and those outside percolation left out) and the number of hops only screened."""
-    refined = [h for h in network["hops"] if h.get("refined", True) and "skipped" not in h
-               and h.get("in_percolation", not h.get("reconstructed"))
-               and h.get("effective_barrier_eV") is not None]
-    return {"values_eV": [float(h["effective_barrier_eV"]) for h in refined],
-            "weights": [int(h.get("multiplicity", 1)) for h in refined],
-            "n_screened_only": sum(not h.get("refined", True) and "skipped" not in h
-                                   for h in network["hops"])}
-
-
-def pooled(distributions: Sequence[dict]) -> dict:
-    """Several `hop_barriers` distributions as one."""
-    return {key: [x for d in distributions for x in d[key]] for key in ("values_eV", "weights")} | {
-        "n_screened_only": sum(d["n_screened_only"] for d in distributions)}
 
 
 # ------------------------------------------------------------------ typed results
@@ -275,13 +220,14 @@ def check_settings(calculators: Sequence[str], *, n_sqs: int, cutoff_A: float, s
 
 def longest_hop_A(atoms: Atoms, cutoff_A: float, what: str) -> float:
     """Length of the longest Na hop up to `cutoff_A` in `atoms`; refuses a cell with none."""
-    from structures.hops import distinct_hops
+    from calculators.neb import NEBInputError
+    from calculators.network import longest_hop_A as longest
 
-    classes = distinct_hops(atoms, SPECIES, cutoff_A)
-    if not classes:
+    try:
+        return longest(atoms, SPECIES, cutoff_A)
+    except NEBInputError:
         raise TransportInputError(f"no {SPECIES}–{SPECIES} hop up to --cutoff {cutoff_A:g} Å in {what}: "
-                                  "raise --cutoff above the nearest Na–Na distance")
-    return max(c["hop"].length for c in classes)
+                                  "raise --cutoff above the nearest Na–Na distance") from None
 
 
 def prepare(formula: str, prototype: str | None, out: Path, *, n_sqs: int, seed: int, max_atoms: int,

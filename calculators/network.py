@@ -13,10 +13,12 @@ a cluster workflow can also run as separate jobs on the same folder
    every hop's barrier (`screen.json`, resumable); `none` skips it and refines every hop;
 3. `hops_to_refine` / `refine_hops`: climbing-image NEB (`calculators.neb.run_neb` with the
    shared endpoints, folders `hop-NN/`, resumable) of the hops that can still change a
-   percolation barrier (bound and refine: each unrefined hop at its lower bound, max(estimate
-   - margin, higher endpoint), gives an optimistic threshold per axis; only hops at or below
-   it can change that axis), lowest first, recomputed after each batch, until the optimistic
-   thresholds are made of converged CI-NEB hops alone: then they are the percolation barriers;
+   percolation barrier (bound and refine: each unrefined hop's barrier lies in [estimate -
+   margin, estimate + margin above], and never below its higher endpoint; with every unrefined
+   hop at its lower bound each axis has an optimistic threshold; only a hop whose interval
+   holds that threshold can change it), nearest the likely threshold first, recomputed after
+   each batch, until the optimistic thresholds are made of converged CI-NEB hops alone: then
+   they are the percolation barriers;
 4. `network_result`: the percolation barriers, written to `network.json`.
 
 Effective barriers are saddle energies minus the lowest clean vacancy-state energy; the
@@ -41,7 +43,7 @@ from calculators.neb import NEBInputError, _check_apart, _displacements, check_c
 from calculators.network_states import CalculatorSpec, VacancyStates, hop_ends, relax_vacancy_states
 from calculators.network_states import relax_host as relax_host_cell
 from calculators.results import HopNetwork, Relaxation
-from calculators.screening import check_screen, default_margin, screen_hop
+from calculators.screening import MARGIN_ABOVE_EV, check_screen, default_margin, screen_hop
 from calculators.workers import Workers
 from structures.io import write_json
 
@@ -241,37 +243,51 @@ def percolation_edges(plan: NetworkPlan, value: Callable[[dict], float | None] |
 
 
 def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dict]:
-    """Stage 3a: the unrefined hops that can still change a percolation barrier, lowest first.
+    """Stage 3a: the unrefined hops that can still change a percolation barrier, the likeliest
+    first.
 
-    Without screening every usable hop. With it, bound-and-refine: each unrefined hop's lower
-    bound L = max(estimate - `margin_eV`, its higher endpoint: the saddle lies above both)
-    replaces its barrier, giving per axis an optimistic threshold T_low (no higher than the
-    true one). A hop can change an axis only if L <= T_low of that axis; when no unrefined
-    hop can, T_low is made of CI-NEB hops alone and is the percolation barrier. An IDPP
-    estimate of a concerted hop (`reconstructed`) is not used: interpolating several moving
-    atoms passes far above the saddle (pristine NVPF, CHGNet: up to +1.7 eV), so only its
-    endpoints bound it."""
+    Without screening every usable hop. With it, bound and refine: each unrefined hop's barrier
+    lies in [L, U], L = max(estimate - `margin_eV`, its higher endpoint: the saddle lies above
+    both), U = estimate + `calculators.screening.MARGIN_ABOVE_EV`. With every unrefined hop at L,
+    each axis has an optimistic threshold T_low (no higher than the true one). A hop can change
+    an axis only if L <= T_low <= U: one with L > T_low is closed at T_low whatever its value,
+    one with U < T_low is open at T_low whatever its value. When no unrefined hop can, the
+    hops open at T_low under L are open under the true barriers too, so they percolate at
+    T_low, and T_low, set by a CI-NEB hop, is the percolation barrier. An IDPP estimate of a
+    concerted hop (`reconstructed`) is not used: interpolating several moving atoms passes far
+    above the saddle (pristine NVPF, CHGNet: up to +1.7 eV), so only its endpoints bound it
+    (L) and nothing bounds it above. Order: closest first to the threshold the current values
+    give (CI-NEB where refined, else the estimate), where the percolation barrier most likely
+    lies."""
     from structures.hops import percolation_barriers
 
     usable = [h for h in plan.hops if h["class"] in plan.ends and "skipped" not in h and not h["refined"]]
     if screen == "none":
         return usable
 
-    def optimistic(h: dict) -> float | None:
-        return _value(h) if h["refined"] else _lower_bound(plan, h, screen, margin_eV)
+    def bounds(h: dict) -> tuple[float, float]:
+        return (_value(h), _value(h)) if h["refined"] else _bounds(plan, h, screen, margin_eV)
 
-    low = [v for v in percolation_barriers(plan.atoms, percolation_edges(plan, optimistic)).values()
-           if v is not None]
-    todo = [h for h in usable if h["in_percolation"] and any(optimistic(h) <= t + 1e-9 for t in low)]
-    return sorted(todo, key=optimistic)
+    optimistic = percolation_barriers(plan.atoms, percolation_edges(plan, lambda h: bounds(h)[0]))
+    low = [t for t in optimistic.values() if t is not None]
+    todo = [h for h in usable if h["in_percolation"]
+            and any(bounds(h)[0] <= t + 1e-9 and bounds(h)[1] >= t - 1e-9 for t in low)]
+    likely = [t for t in percolation_barriers(plan.atoms, percolation_edges(plan)).values() if t is not None]
+
+    def distance(h: dict) -> float:
+        value = _value(h) if _value(h) is not None else bounds(h)[0]
+        return min((abs(value - t) for t in likely), default=0.0)
+
+    return sorted(todo, key=distance)
 
 
-def _lower_bound(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> float:
-    """A hop's effective barrier is at least this (see `hops_to_refine`)."""
+def _bounds(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> tuple[float, float]:
+    """(L, U): an unrefined hop's effective barrier lies between them (see `hops_to_refine`)."""
     ends = max(h["endpoint_energies_eV"]) - plan.e_ref
-    if h["screened_barrier_eV"] is None or (screen == "idpp" and h["reconstructed"]):
-        return ends
-    return max(h["screened_barrier_eV"] - margin_eV, ends)
+    estimate = h["screened_barrier_eV"]
+    if estimate is None or (screen == "idpp" and h["reconstructed"]):
+        return ends, float("inf")
+    return max(estimate - margin_eV, ends), max(estimate + MARGIN_ABOVE_EV[screen], ends)
 
 
 def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | None, neb_run: dict):
@@ -338,7 +354,8 @@ def network_result(plan: NetworkPlan, screen: str, margin_eV: float) -> HopNetwo
         axes_A=np.round(axes, 4).tolist(),
         converged=all(h.get("converged", True) for h in hops if h.get("refined")),
         site_energies_eV=site_energies, site_energy_spread_eV=max(site_energies.values()),
-        screen=screen, screen_margin_eV=margin_eV, n_refined=sum(bool(h.get("refined")) for h in hops),
+        screen=screen, screen_margin_eV=margin_eV, screen_margin_above_eV=MARGIN_ABOVE_EV[screen],
+        n_refined=sum(bool(h.get("refined")) for h in hops),
         force_calls={**calls, "total": sum(calls.values())},
         host=plan.host,
         wall_time_s={k: round(v, 2) for k, v in plan.wall_time_s.items()})

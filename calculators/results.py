@@ -190,7 +190,8 @@ class HopNetwork(_JsonResult):
     site_energies_eV: dict[str, float] | None = None  # relaxed vacancy state per site, rel. lowest
     site_energy_spread_eV: float | None = None  # highest - lowest of site_energies_eV
     screen: str = "none"  # the barrier estimate of the screening: idpp, short-neb or none
-    screen_margin_eV: float | None = None  # hops refined: estimate <= threshold + this
+    screen_margin_eV: float | None = None  # CI-NEB taken to lie at most this far below an estimate
+    screen_margin_above_eV: float | None = None  # ... and at most this far above it
     n_refined: int | None = None  # hops refined by CI-NEB (the others: screened only)
     force_calls: dict[str, int] | None = None  # vacancy_states, screening, refinement, total
     wall_time_s: dict[str, float] | None = None  # per stage, of the run that wrote the file

@@ -20,13 +20,17 @@ from structures.errors import HecathodeInputError
 SCREENS = ("idpp", "short-neb", "none")
 SHORT_NEB_FMAX_EV_PER_A = 0.2
 SHORT_NEB_STEPS = 100
-# A hop is refined when (its estimate - margin) is at most the current percolation threshold.
-# Both estimates mostly lie ABOVE the CI-NEB barrier (an unrelaxed or loosely relaxed path
-# passes above the saddle), so the margin must cover how far above they can lie, else a really
-# low hop may be skipped. Measured (CHGNet): O3 NaNiO2 hop 0.488 eV, IDPP +0.55, short NEB
-# +0.15; pristine NVPF, 7 hops: short NEB +0.03..+0.08, IDPP +0.09..+1.74 (concerted hops);
-# HE-NVPF SQS, 14 hops: short NEB -0.03..+0.08 (benchmarks/bench_network.py, benchmarks/README.md).
+# The CI-NEB barrier of a hop lies in [estimate - margin, estimate + MARGIN_ABOVE_EV]
+# (`calculators.network.hops_to_refine`: hops whose whole interval lies on one side of a
+# threshold cannot change it). Both estimates mostly lie ABOVE the CI-NEB barrier (an unrelaxed
+# or loosely relaxed path passes above the saddle), so the margin below (`--screen-margin`)
+# must cover how far above they can lie, else a really low hop may be skipped. Measured
+# (CHGNet, estimate - CI-NEB): O3 NaNiO2 hop 0.488 eV: IDPP +0.55, short NEB +0.15; pristine
+# NVPF, 7 hops: short NEB +0.03..+0.08, IDPP +0.09..+1.74 (concerted hops); HE-NVPF SQS, 14
+# hops: short NEB -0.03..+0.08 (benchmarks/bench_network.py, benchmarks/README.md). Above:
+# CI-NEB was at most 0.031 eV above the short NEB and never above IDPP; 0.1 eV is 3x that.
 DEFAULT_MARGIN_EV = {"idpp": 0.6, "short-neb": 0.25, "none": 0.0}
+MARGIN_ABOVE_EV = {"idpp": 0.1, "short-neb": 0.1, "none": 0.0}
 
 
 def default_margin(screen: str) -> float:

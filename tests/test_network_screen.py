@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
@@ -130,3 +131,67 @@ def test_unknown_screen_is_refused(strained_cu):
 
     with pytest.raises(HecathodeInputError, match="--screen"):
         run_network(strained_cu, EMT(), species="Cu", cutoff=2.9, screen="fast", relax_host=False)
+
+
+@pytest.fixture(scope="module")
+def p1_cu_plan(strained_cu):
+    """The strained Cu cell rattled by 0.01 Å (P1: every hop its own class), planned with EMT
+    vacancy states, nothing refined; and each hop's plane (ab, ac or bc)."""
+    from calculators.network import plan_network
+
+    atoms = strained_cu.copy()
+    atoms.rattle(0.01, seed=1)
+    plan = plan_network(atoms, EMT(), species="Cu", cutoff=2.9, n_images=1, relax_host=False)
+    planes = ["abc".replace("abc"[int(np.abs(h["vector_A"]).argmin())], "") for h in plan.hops]
+    return plan, planes
+
+
+# CI-NEB-like values per plane: the symmetric network's barriers (eV). a and b percolate through
+# ab or ac / bc hops, c through ac or bc: a = b = 0.383, c = 0.488
+PLANE_EV = {"ab": 0.383, "ac": 0.488, "bc": 0.535}
+
+
+def _set(plan, planes, unrefined: dict) -> None:
+    """Every hop refined at its plane's value, except `unrefined`: {class: short-NEB estimate}."""
+    for h, plane in zip(plan.hops, planes, strict=True):
+        k = h["class"]
+        h.update({"refined": k not in unrefined, "screened_barrier_eV": unrefined.get(k),
+                  "effective_barrier_eV": None if k in unrefined else PLANE_EV[plane]})
+
+
+@pytest.mark.slow
+def test_a_hop_bounded_below_the_threshold_is_not_refined(p1_cu_plan):
+    # The bound-and-refine rule on a P1 network (estimates set by hand, margins 0.25 eV below,
+    # 0.1 eV above the estimate). One ab hop estimated at 0.20 eV lies in [L, 0.30]: below both
+    # thresholds whatever its CI-NEB value, open when either opens: not refined, and the
+    # barriers are exact with it at either bound. The lower-bound-only rule refined it.
+    from calculators.network import hops_to_refine, network_result
+
+    plan, planes = p1_cu_plan
+    k = planes.index("ab")
+    _set(plan, planes, {k: 0.20})
+    assert hops_to_refine(plan, "short-neb", 0.25) == []
+    for value in (plan.hops[k]["endpoint_energies_eV"][1] - plan.e_ref, 0.30):
+        plan.hops[k].update({"refined": True, "effective_barrier_eV": value})
+        net = network_result(plan, "short-neb", 0.25)
+        assert net.percolation_barrier_eV == pytest.approx({"a": 0.383, "b": 0.383, "c": 0.488})
+    # estimated at 0.35 its upper bound 0.45 passes 0.383: it may set a or b, it is refined
+    _set(plan, planes, {k: 0.35})
+    assert [h["class"] for h in hops_to_refine(plan, "short-neb", 0.25)] == [k]
+
+
+@pytest.mark.slow
+def test_refinement_order_and_concerted_idpp_hops(p1_cu_plan):
+    from calculators.network import hops_to_refine
+
+    plan, planes = p1_cu_plan
+    k, m = [i for i, p in enumerate(planes) if p == "ab"][:2]
+    # both may set a (upper bounds 0.46, 0.40 >= 0.383); the one nearer the threshold first
+    _set(plan, planes, {k: 0.30, m: 0.36})
+    assert [h["class"] for h in hops_to_refine(plan, "short-neb", 0.25)] == [m, k]
+    # an IDPP estimate bounds a concerted hop neither above nor below: refined however low
+    plan.hops[k]["reconstructed"] = True
+    _set(plan, planes, {k: 0.20})
+    assert [h["class"] for h in hops_to_refine(plan, "idpp", 0.25)] == [k]
+    assert hops_to_refine(plan, "short-neb", 0.25) == []
+    plan.hops[k]["reconstructed"] = False

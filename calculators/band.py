@@ -1,7 +1,8 @@
 """The NEB band between two relaxed endpoints (stages 2 and 3 of `calculators.neb.run_neb`).
 
-`Band` holds the images (endpoints with their relaxed energies, interior images by IDPP or
-from the last complete band of the band trajectory), ASE's DyNEB over them and the count of
+`Band` holds the images (endpoints with their relaxed energies, interior images by IDPP, by
+IDPP through a guide image (a screened saddle), or from the last complete band of the band
+trajectory), ASE's DyNEB over them and the count of
 force calls; `optimise` runs FIRE, BFGS or the ODE solver on it and appends every band to the
 trajectory. Energies eV, forces eV/Å, spring eV/Å².
 """
@@ -35,6 +36,22 @@ def bare(atoms: Atoms) -> Atoms:
     return out
 
 
+def _through(images: list[Atoms], guide: Atoms) -> None:
+    """Interior image positions by IDPP from the first image to `guide` (the middle image) and
+    on to the last."""
+    from ase.mep import NEB
+
+    mid = (len(images) - 1) // 2
+    halves = (images[:mid] + [guide], [guide] + images[mid + 1:])
+    for half in halves:
+        copies = [x.copy() for x in half]
+        if len(copies) > 2:
+            NEB(copies).interpolate(method="idpp", mic=True)
+        for img, new in zip(half[1:-1], copies[1:-1], strict=True):
+            img.positions = new.positions
+    images[mid].positions = guide.positions
+
+
 class ImageCalculator(Calculator):
     """One NEB image's view of a calculator shared by all images: it keeps the image's last
     energy and forces, so an image that did not move (DyNEB freezes converged ones) is not
@@ -54,11 +71,13 @@ class ImageCalculator(Calculator):
 
 class Band:
     """Stage 2: the band between the relaxed endpoints (whose energies are not recomputed),
-    resumed from its trajectory or interpolated by IDPP. Counts the band's force calls and
-    keeps the forces the optimizer last saw (climbing image included)."""
+    resumed from its trajectory or interpolated by IDPP (through `guide`, an image near the
+    saddle, when given: it becomes the middle image). Counts the band's force calls and keeps
+    the forces the optimizer last saw (climbing image included)."""
 
     def __init__(self, initial: Relaxation, final: Relaxation, calc, magmoms, *, n_images: int,
-                 spring: float, fmax: float, climb: bool, dynamic: bool, path: Path | None):
+                 spring: float, fmax: float, climb: bool, dynamic: bool, path: Path | None,
+                 guide: Atoms | None = None):
         from ase.calculators.singlepoint import SinglePointCalculator
         from ase.mep import DyNEB
 
@@ -78,8 +97,11 @@ class Band:
         if self.resumed is not None:  # the interior images; the endpoints are the relaxed ones
             for img, old in zip(self.images[1:-1], self.resumed[1:-1], strict=True):
                 img.positions = old.positions
+        elif guide is not None:
+            _through(self.images, guide)
         else:
             self.neb.interpolate(method="idpp", mic=True)
+        self.guided = guide is not None
         self._forces: np.ndarray | None = None
         neb_forces = self.neb.get_forces
 

@@ -136,7 +136,8 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
             rattle: float = 0.05, seed: int = 0, endpoint_fmax: float | None = None,
             use_symmetry: bool = True, dynamic: bool = True, directory: str | Path | None = None,
             preset: str | None = None, callback: Callable[[dict], None] | None = None,
-            relaxed_ends: tuple[Relaxation, Relaxation] | None = None, **overrides) -> NebHop:
+            relaxed_ends: tuple[Relaxation, Relaxation] | None = None, guide: Atoms | None = None,
+            **overrides) -> NebHop:
     """Relax the endpoints of `hop`, then run a climbing-image NEB (see module docstring).
 
     calculator: a name (chgnet, sevenn, gpaw) built with `preset` and `overrides`, or an ASE
@@ -144,7 +145,8 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
     the band). A converged result already in `directory` for the same hop and settings is
     returned without recomputing. `relaxed_ends`: the two endpoints already relaxed (atom
     order of `endpoints(atoms, hop)`, e.g. shared by a hop network): stage 1 is skipped and
-    the hop's `force_calls` are the band's alone.
+    the hop's `force_calls` are the band's alone. `guide`: an image near the saddle (a
+    network's short-NEB estimate), the middle of the first band (`calculators.band.Band`).
     """
     t0 = time.perf_counter()
     opt_name = check_settings(n_images, fmax, spring, optimizer)
@@ -170,12 +172,12 @@ def run_neb(atoms: Atoms, hop: Hop, calculator, *, n_images: int = DEFAULT_IMAGE
     band = Band(ends.initial, ends.final, calc, initial.get_initial_magnetic_moments(),
                 n_images=n_images, spring=spring, fmax=fmax, climb=climb,
                 dynamic=dynamic and opt_name != "ODE",
-                path=run_dir / band_name(n_images) if run_dir else None)
+                path=run_dir / band_name(n_images) if run_dir else None, guide=guide)
     converged, neb_steps = optimise(band, opt_name, fmax, steps, callback)
     result = _summarise(atoms, hop, ends, band, calculator=name, preset=preset_label,
                         fmax_eV_per_A=fmax, converged=converged, n_images=n_images,
                         spring_eV_per_A2=spring, optimizer=opt_name, climbing_image=climb,
-                        neb_steps=neb_steps, wall_time_s=time.perf_counter() - t0)
+                        neb_steps=neb_steps, guided=band.guided, wall_time_s=time.perf_counter() - t0)
     if run_dir is not None:
         write_json(run_dir / "neb.json", result.to_json())
     return result

@@ -75,6 +75,7 @@ class NetworkPlan:
     progress: Callable[[str], None] | None = None
     host: dict | None = None  # the host's relaxation (None: used as given), network.json `host`
     wall_time_s: dict[str, float] = field(default_factory=dict)  # per stage, this run
+    guides: dict[int, Atoms] = field(default_factory=dict)  # class -> screened saddle image
 
     def say(self, line: str) -> None:
         if self.progress:
@@ -206,7 +207,8 @@ def _screen_job(spec: CalculatorSpec, method: str, initial: Relaxation, final: R
 
 def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) -> None:
     """Stage 2: every usable hop's estimate (`screened_barrier_eV`, effective), cached in
-    screen.json; with `screen` none only the entries' fields are set."""
+    screen.json (the short NEB's climbing images in screen/hop-NN.extxyz: the CI-NEB bands
+    start through them, `plan.guides`); with `screen` none only the entries' fields are set."""
     t0 = time.perf_counter()
     path = plan.directory / "screen.json" if plan.directory is not None else None
     cache = json.loads(path.read_text()) if path is not None and path.is_file() else {}
@@ -222,6 +224,8 @@ def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) 
         part = todo[first:first + batch]
         jobs = [(plan.spec, screen, *plan.ends[h["class"]], plan.neb_run.get("spring", 0.1)) for h in part]
         for h, doc in zip(part, (pool or Workers(1)).map(_screen_job, jobs), strict=True):
+            if (image := doc.pop("image")) is not None:
+                _keep_guide(plan, h["class"], image)
             cache[str(h["class"])] = doc
         if path is not None:
             write_json(path, cache)
@@ -231,7 +235,24 @@ def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) 
         if screen != "none" and doc is not None and h["class"] in plan.ends:
             h["screened_barrier_eV"] = doc["saddle_energy_eV"] - plan.e_ref
             h["screen_force_calls"] = doc["force_calls"]
+            if screen == "short-neb" and h["class"] not in plan.guides:
+                _keep_guide(plan, h["class"], None)
     plan.wall_time_s["screening"] = plan.wall_time_s.get("screening", 0.0) + time.perf_counter() - t0
+
+
+def _keep_guide(plan: NetworkPlan, k: int, image: Atoms | None) -> None:
+    """Hop `k`'s screened saddle image into `plan.guides` and screen/hop-NN.extxyz; None: read
+    back from that file, if there is one."""
+    from ase.io import read, write
+
+    path = plan.directory / "screen" / f"hop-{k:02d}.extxyz" if plan.directory is not None else None
+    if image is None and path is not None and path.is_file():
+        image = read(path)
+    elif image is not None and path is not None:
+        path.parent.mkdir(exist_ok=True)
+        write(path, image)
+    if image is not None:
+        plan.guides[k] = image
 
 
 def percolation_edges(plan: NetworkPlan, value: Callable[[dict], float | None] | None = None) -> list:
@@ -290,12 +311,13 @@ def _bounds(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> tuple[
     return max(estimate - margin_eV, ends), max(estimate + MARGIN_ABOVE_EV[screen], ends)
 
 
-def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | None, neb_run: dict):
+def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | None, neb_run: dict,
+             guide: Atoms | None = None):
     """One hop's CI-NEB (in any process): (neb.json document, saddle energy eV); an
     NEBInputError is returned, not raised."""
     try:
         result = run_neb(atoms, hop, spec.get(ends[0].atoms, directory), directory=directory,
-                         relaxed_ends=ends, **neb_run)
+                         relaxed_ends=ends, guide=guide, **neb_run)
     except NEBInputError as exc:
         return exc
     return result.to_json(), result.saddle_energy_eV
@@ -311,7 +333,8 @@ def refine_hops(plan: NetworkPlan, hops: list[dict], pool: Workers | None = None
         plan.say(f"CI-NEB hop {h['class'] + 1}/{len(plan.hops)}: {h['start_label']}->{h['end_label']}, "
                  f"{h['length_A']:.2f} Å")
     jobs = [(plan.atoms, plan.classes[h["class"]]["hop"], plan.spec, plan.ends[h["class"]],
-             plan.directory / f"hop-{h['class']:02d}" if plan.directory else None, neb_run) for h in hops]
+             plan.directory / f"hop-{h['class']:02d}" if plan.directory else None, neb_run,
+             plan.guides.get(h["class"])) for h in hops]
     runner = pool if side_by_side else Workers(1)
     results = runner.map(_neb_job, jobs)
     for h in hops:

@@ -132,6 +132,7 @@ class NebHop(_JsonResult):
     climbing_image: bool
     neb_steps: int
     resumed: bool
+    guided: bool = False  # the first band went through a screened saddle (calculators.band)
     force_calls: int  # band and endpoint relaxations together
     band_force_calls: int
     endpoint_energies_eV: list[float]  # absolute, [initial, final]

@@ -16,9 +16,10 @@ a cluster workflow can also run as separate jobs on the same folder
    percolation barrier (bound and refine: each unrefined hop's barrier lies in [estimate -
    margin, estimate + margin above], and never below its higher endpoint; with every unrefined
    hop at its lower bound each axis has an optimistic threshold; only a hop whose interval
-   holds that threshold can change it), nearest the likely threshold first, recomputed after
-   each batch, until the optimistic thresholds are made of converged CI-NEB hops alone: then
-   they are the percolation barriers;
+   holds that threshold can change it), nearest the likely threshold first, recomputed each
+   time a hop finishes (`refine_until_exact`: a free worker takes the next hop at once), until
+   the optimistic thresholds are made of converged CI-NEB hops alone: then they are the
+   percolation barriers;
 4. `network_result`: the percolation barriers, written to `network.json`.
 
 Effective barriers are saddle energies minus the lowest clean vacancy-state energy; the
@@ -127,8 +128,7 @@ def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float 
         plan = plan_network(atoms, calculator, species=species, cutoff=cutoff, directory=directory,
                             progress=progress, pool=pool, **neb_kwargs)
         screen_network(plan, screen, pool)
-        while todo := hops_to_refine(plan, screen, margin):
-            refine_hops(plan, todo[:pool.n], pool)
+        refine_until_exact(plan, screen, margin, pool)
     return network_result(plan, screen, margin)
 
 
@@ -328,26 +328,58 @@ def refine_hops(plan: NetworkPlan, hops: list[dict], pool: Workers | None = None
     their numbers go into the entries. A finished hop-NN/neb.json is read back."""
     t0 = time.perf_counter()
     side_by_side = pool is not None and pool.n > 1 and len(hops) > 1
-    neb_run = {k: v for k, v in plan.neb_run.items() if not (side_by_side and k == "callback")}
-    for h in hops:
-        plan.say(f"CI-NEB hop {h['class'] + 1}/{len(plan.hops)}: {h['start_label']}->{h['end_label']}, "
-                 f"{h['length_A']:.2f} Å")
-    jobs = [(plan.atoms, plan.classes[h["class"]]["hop"], plan.spec, plan.ends[h["class"]],
-             plan.directory / f"hop-{h['class']:02d}" if plan.directory else None, neb_run,
-             plan.guides.get(h["class"])) for h in hops]
     runner = pool if side_by_side else Workers(1)
-    results = runner.map(_neb_job, jobs)
-    for h in hops:
-        h["refined"] = True
+    results = runner.map(_neb_job, [_neb_args(plan, h, side_by_side) for h in hops])
     for h, result in zip(hops, results, strict=True):
-        if isinstance(result, NEBInputError):
-            h["skipped"] = str(result)
-            continue
-        doc, saddle_eV = result
-        h.update({key: doc[key] for key in HOP_KEYS})
-        h["saddle_energy_eV"] = saddle_eV
-        h["effective_barrier_eV"] = saddle_eV - plan.e_ref
+        _record(plan, h, result)
     plan.wall_time_s["refinement"] = plan.wall_time_s.get("refinement", 0.0) + time.perf_counter() - t0
+
+
+def refine_until_exact(plan: NetworkPlan, screen: str, margin_eV: float, pool: Workers | None = None) -> None:
+    """Stage 3 in one run: `hops_to_refine`, then CI-NEB; a worker that is free takes the next
+    hop as soon as another finishes (the list is recomputed then, hops in flight are not given
+    out twice), until no hop can change a threshold and none is running. With several workers
+    a hop may start that the serial order would have found unnecessary a moment later."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    t0 = time.perf_counter()
+    runner = pool or Workers(1)
+    running: dict = {}  # future -> hop entry
+    while True:
+        flying = {h["class"] for h in running.values()}
+        for h in hops_to_refine(plan, screen, margin_eV):
+            if len(running) >= runner.n:
+                break
+            if h["class"] not in flying:
+                running[runner.submit(_neb_job, *_neb_args(plan, h, runner.n > 1))] = h
+        if not running:
+            break
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            _record(plan, running.pop(future), future.result())
+    plan.wall_time_s["refinement"] = plan.wall_time_s.get("refinement", 0.0) + time.perf_counter() - t0
+
+
+def _neb_args(plan: NetworkPlan, h: dict, side_by_side: bool) -> tuple:
+    """`_neb_job`'s arguments for hop entry `h` (no callback when it runs in another process)."""
+    plan.say(f"CI-NEB hop {h['class'] + 1}/{len(plan.hops)}: {h['start_label']}->{h['end_label']}, "
+             f"{h['length_A']:.2f} Å")
+    neb_run = {k: v for k, v in plan.neb_run.items() if not (side_by_side and k == "callback")}
+    return (plan.atoms, plan.classes[h["class"]]["hop"], plan.spec, plan.ends[h["class"]],
+            plan.directory / f"hop-{h['class']:02d}" if plan.directory else None, neb_run,
+            plan.guides.get(h["class"]))
+
+
+def _record(plan: NetworkPlan, h: dict, result) -> None:
+    """A finished CI-NEB (`_neb_job`'s result) into its hop entry."""
+    h["refined"] = True
+    if isinstance(result, NEBInputError):
+        h["skipped"] = str(result)
+        return
+    doc, saddle_eV = result
+    h.update({key: doc[key] for key in HOP_KEYS})
+    h["saddle_energy_eV"] = saddle_eV
+    h["effective_barrier_eV"] = saddle_eV - plan.e_ref
 
 
 def _value(h: dict) -> float | None:

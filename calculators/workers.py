@@ -7,6 +7,7 @@ one forward pass is slower too (`calculators.images`). `Workers(n)` is a context
 
     with Workers(2) as pool:
         results = pool.map(function, [args1, args2, ...])   # in order
+        future = pool.submit(function, *args)                # one job, as soon as a worker is free
 
 With n = 1 (the default everywhere) the functions run in this process, one after another, and
 no process is started. The functions must be importable (module level) and their arguments
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 
 from structures.errors import HecathodeInputError
@@ -73,3 +74,11 @@ class Workers:
             return [function(*job) for job in jobs]
         futures = [self._pool.submit(function, *job) for job in jobs]
         return [f.result() for f in futures]
+
+    def submit(self, function: Callable, *args) -> Future:
+        """function(*args) in a free worker; with n == 1 run here, the future already done."""
+        if self._pool is not None:
+            return self._pool.submit(function, *args)
+        future: Future = Future()
+        future.set_result(function(*args))
+        return future

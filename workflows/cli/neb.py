@@ -44,7 +44,7 @@ def neb(
                          "short-neb: 1 climbing image, fmax 0.2), CI-NEB only the hops percolation "
                          "needs; none: CI-NEB every hop")] = "none",
     screen_margin: Annotated[float | None, typer.Option(
-        "--screen-margin", help="refine hops whose estimate - this is <= a percolation threshold, eV "
+        "--screen-margin", help="how far below its estimate a hop's CI-NEB barrier may lie, eV "
                                 "(default: idpp 0.6, short-neb 0.25: the estimates mostly lie above CI-NEB)")]
         = None,
     workers: Annotated[int, typer.Option(

@@ -28,7 +28,7 @@ def transport(
         "--screen", help="idpp, short-neb or none: estimate every hop first, CI-NEB only the hops "
                          "percolation needs (none: CI-NEB every hop)")] = "short-neb",
     screen_margin: Annotated[float | None, typer.Option(
-        "--screen-margin", help="refine hops whose estimate - this is <= a percolation threshold, eV "
+        "--screen-margin", help="how far below its estimate a hop's CI-NEB barrier may lie, eV "
                                 "(default: the method's)")] = None,
     images: Annotated[int, typer.Option("--images", help="interior NEB images")] = 5,
     fmax: Annotated[float, typer.Option(help="NEB and vacancy-state force criterion, eV/Å")] = 0.05,

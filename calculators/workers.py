@@ -18,6 +18,7 @@ picklable; a calculator given by name (or class) is built once per worker
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
@@ -27,9 +28,20 @@ from structures.errors import HecathodeInputError
 _CALCULATORS: dict = {}  # per process: calculator built by name, reused by every job
 
 
-def _one_thread() -> None:
+def _one_thread(parent: int) -> None:
+    """Worker start: one torch thread, and the worker ends when `parent` does (a killed run
+    must not leave a worker writing into a hop folder that its rerun writes into too)."""
+    import threading
+
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["HECATHODE_TORCH_THREADS"] = "1"
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int, every_s: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def check_workers(workers: int) -> int:
@@ -59,7 +71,7 @@ class Workers:
     def __enter__(self) -> Workers:
         if self.n > 1:
             self._pool = ProcessPoolExecutor(max_workers=self.n, mp_context=get_context("spawn"),
-                                             initializer=_one_thread)
+                                             initializer=_one_thread, initargs=(os.getpid(),))
         return self
 
     def __exit__(self, *exc) -> None:

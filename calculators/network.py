@@ -347,7 +347,8 @@ def refine_until_exact(plan: NetworkPlan, screen: str, margin_eV: float, pool: W
     running: dict = {}  # future -> hop entry
     while True:
         flying = {h["class"] for h in running.values()}
-        for h in hops_to_refine(plan, screen, margin_eV):
+        todo = hops_to_refine(plan, screen, margin_eV)
+        for h in todo:
             if len(running) >= runner.n:
                 break
             if h["class"] not in flying:
@@ -356,7 +357,11 @@ def refine_until_exact(plan: NetworkPlan, screen: str, margin_eV: float, pool: W
             break
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
-            _record(plan, running.pop(future), future.result())
+            h = running.pop(future)
+            _record(plan, h, future.result())
+            barrier = f"{h['effective_barrier_eV']:.3f} eV" if "skipped" not in h else "skipped"
+            plan.say(f"hop {h['class'] + 1} refined: {barrier} ({sum(x['refined'] for x in plan.hops)} "
+                     f"refined; before it, {len(todo)} could still change a percolation barrier)")
     plan.wall_time_s["refinement"] = plan.wall_time_s.get("refinement", 0.0) + time.perf_counter() - t0
 
 

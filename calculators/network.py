@@ -76,7 +76,7 @@ class NetworkPlan:
     progress: Callable[[str], None] | None = None
     host: dict | None = None  # the host's relaxation (None: used as given), network.json `host`
     wall_time_s: dict[str, float] = field(default_factory=dict)  # per stage, this run
-    guides: dict[int, Atoms] = field(default_factory=dict)  # class -> screened saddle image
+    guides: dict[int, Atoms] = field(default_factory=dict)  # class -> screened saddle (no folder)
 
     def say(self, line: str) -> None:
         if self.progress:
@@ -225,7 +225,7 @@ def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) 
         jobs = [(plan.spec, screen, *plan.ends[h["class"]], plan.neb_run.get("spring", 0.1)) for h in part]
         for h, doc in zip(part, (pool or Workers(1)).map(_screen_job, jobs), strict=True):
             if (image := doc.pop("image")) is not None:
-                _keep_guide(plan, h["class"], image)
+                _save_guide(plan, h["class"], image)
             cache[str(h["class"])] = doc
         if path is not None:
             write_json(path, cache)
@@ -235,24 +235,35 @@ def screen_network(plan: NetworkPlan, screen: str, pool: Workers | None = None) 
         if screen != "none" and doc is not None and h["class"] in plan.ends:
             h["screened_barrier_eV"] = doc["saddle_energy_eV"] - plan.e_ref
             h["screen_force_calls"] = doc["force_calls"]
-            if screen == "short-neb" and h["class"] not in plan.guides:
-                _keep_guide(plan, h["class"], None)
     plan.wall_time_s["screening"] = plan.wall_time_s.get("screening", 0.0) + time.perf_counter() - t0
 
 
-def _keep_guide(plan: NetworkPlan, k: int, image: Atoms | None) -> None:
-    """Hop `k`'s screened saddle image into `plan.guides` and screen/hop-NN.extxyz; None: read
-    back from that file, if there is one."""
-    from ase.io import read, write
+def _guide_path(plan: NetworkPlan, k: int) -> Path | None:
+    return plan.directory / "screen" / f"hop-{k:02d}.extxyz" if plan.directory is not None else None
 
-    path = plan.directory / "screen" / f"hop-{k:02d}.extxyz" if plan.directory is not None else None
-    if image is None and path is not None and path.is_file():
-        image = read(path)
-    elif image is not None and path is not None:
-        path.parent.mkdir(exist_ok=True)
-        write(path, image)
-    if image is not None:
+
+def _save_guide(plan: NetworkPlan, k: int, image: Atoms) -> None:
+    """Hop `k`'s short-NEB climbing image: screen/hop-NN.extxyz, or `plan.guides` without a folder."""
+    from ase.io import write
+
+    path = _guide_path(plan, k)
+    if path is None:
         plan.guides[k] = image
+        return
+    path.parent.mkdir(exist_ok=True)
+    write(path, image)
+
+
+def _guide(plan: NetworkPlan, h: dict) -> Atoms | None:
+    """The image hop entry `h`'s CI-NEB band starts through (short-NEB screen only), or None."""
+    from ase.io import read
+
+    if h.get("screen_estimate") != "short-neb":
+        return None
+    path = _guide_path(plan, h["class"])
+    if path is None:
+        return plan.guides.get(h["class"])
+    return read(path) if path.is_file() else None
 
 
 def percolation_edges(plan: NetworkPlan, value: Callable[[dict], float | None] | None = None) -> list:
@@ -372,7 +383,7 @@ def _neb_args(plan: NetworkPlan, h: dict, side_by_side: bool) -> tuple:
     neb_run = {k: v for k, v in plan.neb_run.items() if not (side_by_side and k == "callback")}
     return (plan.atoms, plan.classes[h["class"]]["hop"], plan.spec, plan.ends[h["class"]],
             plan.directory / f"hop-{h['class']:02d}" if plan.directory else None, neb_run,
-            plan.guides.get(h["class"]))
+            _guide(plan, h))
 
 
 def _record(plan: NetworkPlan, h: dict, result) -> None:

@@ -312,16 +312,16 @@ def test_bad_network_section_through_the_cli_is_one_line_exit_2(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
-def test_network_cell_is_long_enough_for_the_longest_hop():
+def test_network_supercell_is_long_enough_for_the_longest_hop():
+    from calculators.network import network_supercell
     from structures.prototypes import parent_cell
-    from workflows.fireworks.network_tasks import network_cell
 
     # as `hecathode neb --network`: pristine NVPF (hops up to 4.98 Å) in a 144-atom supercell
-    assert len(network_cell(parent_cell("nvpf"), "Na", 5.0)) == 144
-    big = network_cell(parent_cell("o3"), "Na", 5.0)
-    assert len(big) == 28 and network_cell(big, "Na", 5.0) is big  # long enough: kept as it is
+    assert len(network_supercell(parent_cell("nvpf"), "Na", 5.0)) == 144
+    big = network_supercell(parent_cell("o3"), "Na", 5.0)
+    assert len(big) == 28 and network_supercell(big, "Na", 5.0) is big  # long enough: kept as it is
     with pytest.raises(HecathodeInputError, match="no K hop up to 5 Å"):
-        network_cell(big, "K", 5.0)
+        network_supercell(big, "K", 5.0)
 
 
 def test_emt_by_name_refuses_elements_it_has_no_parameters_for():

@@ -5,7 +5,8 @@ one per CI-NEB hop, the later ones added by the earlier ones as they learn what 
                                                   (-> more hops -> "... join-2" ...)
 
 - states (`NetworkStatesTask`): the network cell (the structure, in a supercell long enough for
-  the longest hop: `network_cell`, written once to `<directory>/cell.extxyz`) and its vacancy
+  the longest hop: `calculators.network.network_supercell`, written once to
+  `<directory>/cell.extxyz`) and its vacancy
   states (`plan_network`, folder sites/); adds the screen firework;
 - screen (`NetworkScreenTask`): the states read back, every hop's estimate (`screen_network`,
   screen.json), the hops that can still set a percolation threshold (`hops_to_refine`); adds one
@@ -77,13 +78,6 @@ def network_workflow(structure: str | Path, net: dict) -> Workflow:
     is added as it runs."""
     return Workflow([states_firework(net, structure)], name=f"{net['material']} network {net['label']}",
                     metadata={"hecathode_network": net["directory"]})
-
-
-def network_cell(atoms, species: str, cutoff: float):
-    """`atoms` in the supercell its network runs in (`calculators.network.network_supercell`)."""
-    from calculators.network import network_supercell
-
-    return network_supercell(atoms, species, cutoff)
 
 
 def _firework(task, net: dict, step: str, category: str) -> Firework:
@@ -163,10 +157,11 @@ class NetworkStatesTask(FiretaskBase):
 
     @staticmethod
     def _build_cell(net: dict, source: str, cell: Path) -> None:
+        from calculators.network import network_supercell
         from structures.io import read_structure
 
         atoms = read_structure(source)
-        big = network_cell(atoms, net["species"], net["cutoff"])
+        big = network_supercell(atoms, net["species"], net["cutoff"])
         if len(big) != len(atoms):
             _say(f"{net['material']}: network in a {len(big)}-atom supercell of {Path(source).name}")
         cell.parent.mkdir(parents=True, exist_ok=True)

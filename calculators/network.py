@@ -14,11 +14,11 @@ a cluster workflow can also run as separate jobs on the same folder
 3. `hops_to_refine` / `refine_hops`: climbing-image NEB (`calculators.neb.run_neb` with the
    shared endpoints, folders `hop-NN/`, resumable) of the hops that can still change a
    percolation barrier (bound and refine: each unrefined hop's barrier lies in [estimate -
-   margin, estimate + margin above], and never below its higher endpoint; with every unrefined
-   hop at its lower bound each axis has an optimistic threshold; only a hop whose interval
-   holds that threshold can change it), nearest the likely threshold first, recomputed each
-   time a hop finishes (`refine_until_exact`: a free worker takes the next hop at once), until
-   the optimistic thresholds are made of converged CI-NEB hops alone: then they are the
+   margin, estimate + margin above], and never below its higher endpoint; the percolation
+   barrier of each axis lies between its values with every unrefined hop at its lower and at
+   its upper bound; hops that alone move one of those bounds are refined), nearest the likely
+   threshold first, recomputed each time a hop finishes (`refine_until_exact`: a free worker
+   takes the next hop at once), until the two bounds agree on every axis: then they are the
    percolation barriers;
 4. `network_result`: the percolation barriers, written to `network.json`.
 
@@ -275,42 +275,67 @@ def percolation_edges(plan: NetworkPlan, value: Callable[[dict], float | None] |
 
 
 def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dict]:
-    """Stage 3a: the unrefined hops that can still change a percolation barrier, the likeliest
-    first.
+    """Stage 3a: the unrefined hops to refine next, the likeliest to matter first (empty: every
+    percolation barrier is known).
 
     Without screening every usable hop. With it, bound and refine: each unrefined hop's barrier
     lies in [L, U], L = max(estimate - `margin_eV`, its higher endpoint: the saddle lies above
-    both), U = estimate + `calculators.screening.MARGIN_ABOVE_EV`. With every unrefined hop at L,
-    each axis has an optimistic threshold T_low (no higher than the true one). A hop can change
-    an axis only if L <= T_low <= U: one with L > T_low is closed at T_low whatever its value,
-    one with U < T_low is open at T_low whatever its value. When no unrefined hop can, the
-    hops open at T_low under L are open under the true barriers too, so they percolate at
-    T_low, and T_low, set by a CI-NEB hop, is the percolation barrier. An IDPP estimate of a
-    concerted hop (`reconstructed`) is not used: interpolating several moving atoms passes far
-    above the saddle (pristine NVPF, CHGNet: up to +1.7 eV), so only its endpoints bound it
-    (L) and nothing bounds it above. Order: closest first to the threshold the current values
-    give (CI-NEB where refined, else the estimate), where the percolation barrier most likely
-    lies."""
-    from structures.hops import percolation_barriers
+    both), U = estimate + `calculators.screening.MARGIN_ABOVE_EV`. A percolation barrier can
+    only rise when a hop's barrier rises, so with every unrefined hop at L each axis has a
+    lower bound T_low, at U an upper bound T_high, and the true barrier lies between. Where they
+    are equal on every axis that is the percolation barrier and nothing is left to refine.
+    Elsewhere only a hop whose interval overlaps [T_low, T_high] of an axis can matter there
+    (one wholly below is open, one wholly above closed at every threshold in between). Of
+    those, the hops that alone move a bound (this hop at U with the others at L raises T_low,
+    or at L with the others at U lowers T_high) are refined; when none does alone, all of them.
+    An IDPP estimate of a concerted hop (`reconstructed`) is not used: interpolating several
+    moving atoms passes far above the saddle (pristine NVPF, CHGNet: up to +1.7 eV), so only
+    its endpoints bound it (L) and nothing bounds it above. Order: closest first to the
+    threshold the current values give (CI-NEB where refined, else the estimate), where the
+    percolation barrier most likely lies."""
+    from structures.hops import crystal_axes, percolation_barriers
 
     usable = [h for h in plan.hops if h["class"] in plan.ends and "skipped" not in h and not h["refined"]]
     if screen == "none":
         return usable
+    axes = crystal_axes(plan.atoms)
+    interval = {h["class"]: _bounds(plan, h, screen, margin_eV) for h in usable}
 
-    def bounds(h: dict) -> tuple[float, float]:
-        return (_value(h), _value(h)) if h["refined"] else _bounds(plan, h, screen, margin_eV)
+    def thresholds(side: int, flipped: dict | None = None) -> dict[str, float | None]:
+        def value(h: dict) -> float | None:
+            if h["refined"]:
+                return _value(h)
+            return interval[h["class"]][1 - side if h is flipped else side]
+        return percolation_barriers(plan.atoms, percolation_edges(plan, value), axes)
 
-    optimistic = percolation_barriers(plan.atoms, percolation_edges(plan, lambda h: bounds(h)[0]))
-    low = [t for t in optimistic.values() if t is not None]
-    todo = [h for h in usable if h["in_percolation"]
-            and any(bounds(h)[0] <= t + 1e-9 and bounds(h)[1] >= t - 1e-9 for t in low)]
-    likely = [t for t in percolation_barriers(plan.atoms, percolation_edges(plan)).values() if t is not None]
+    low, high = thresholds(0), thresholds(1)
+    open_axes = [x for x in low if not _same(low[x], high[x])]
+    overlapping = [h for h in usable if h["in_percolation"]
+                   and any(_overlaps(interval[h["class"]], low[x], high[x]) for x in open_axes)]
+    critical = [h for h in overlapping
+                if not _all_same(thresholds(0, h), low) or not _all_same(thresholds(1, h), high)]
+    likely = [t for t in percolation_barriers(plan.atoms, percolation_edges(plan), axes).values()
+              if t is not None]
 
     def distance(h: dict) -> float:
-        value = _value(h) if _value(h) is not None else bounds(h)[0]
+        value = _value(h) if _value(h) is not None else interval[h["class"]][0]
         return min((abs(value - t) for t in likely), default=0.0)
 
-    return sorted(todo, key=distance)
+    return sorted(critical or overlapping, key=distance)
+
+
+def _same(x: float | None, y: float | None) -> bool:
+    """Two per-axis thresholds equal (None: no percolating path)."""
+    return (x is None and y is None) or (x is not None and y is not None and abs(x - y) <= 1e-9)
+
+
+def _all_same(x: dict, y: dict) -> bool:
+    return all(_same(x[axis], y[axis]) for axis in x)
+
+
+def _overlaps(bounds: tuple[float, float], low: float | None, high: float | None) -> bool:
+    """Does the interval `bounds` meet [low, high] (high None: no upper bound)?"""
+    return bounds[0] <= (float("inf") if high is None else high) + 1e-9 and bounds[1] >= low - 1e-9
 
 
 def _bounds(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> tuple[float, float]:

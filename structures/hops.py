@@ -234,26 +234,36 @@ def percolation_barriers(atoms: Atoms, edges: list[tuple[Hop, float]],
     axes = crystal_axes(atoms) if axes is None else np.asarray(axes)
     to_axes = atoms.cell[:] @ np.linalg.inv(axes)  # cell-fraction -> axes-fraction
     thresholds = sorted({float(w) for _, w in edges})
-    result: dict[str, float | None] = {"a": None, "b": None, "c": None}
-    for e in thresholds:
-        cycles = _cycles(atoms, [h for h, w in edges if w <= e + 1e-12])
-        for k, axis in enumerate("abc"):
+    frac, inv_cell = atoms.get_scaled_positions(wrap=False), np.linalg.inv(atoms.cell[:])
+    links = [(h.start, h.end, np.round(frac[h.start] + h.vector @ inv_cell - frac[h.end]).astype(int), w)
+             for h, w in edges]  # each hop's image_offset, computed once
+    found: dict[int, list[bool]] = {}  # threshold index -> does it percolate along a, b, c
+
+    def percolates(i: int) -> list[bool]:
+        if i not in found:
+            cycles = _cycles([link[:3] for link in links if link[3] <= thresholds[i] + 1e-12])
             # a real component is a fraction with a small denominator (the supercell's), far
             # above 1e-3; a strained cell leaves at most round-off of the strain below it
-            if result[axis] is None and any(abs((c @ to_axes)[k]) > 1e-3 for c in cycles):
-                result[axis] = e
-        if all(v is not None for v in result.values()):
-            break
+            found[i] = [any(abs((c @ to_axes)[k]) > 1e-3 for c in cycles) for k in range(3)]
+        return found[i]
+
+    result: dict[str, float | None] = {}
+    for k, axis in enumerate("abc"):  # more hops open, more paths: bisect for the lowest
+        lo, hi = 0, len(thresholds)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if percolates(mid)[k] else (mid + 1, hi)
+        result[axis] = thresholds[lo] if lo < len(thresholds) else None
     return result
 
 
-def _cycles(atoms: Atoms, hops: list[Hop]) -> list[np.ndarray]:
-    """Net lattice translations (in cell fractions) of closed paths through the hop graph."""
+def _cycles(links: list[tuple[int, int, np.ndarray]]) -> list[np.ndarray]:
+    """Net lattice translations (in cell fractions) of closed paths through the hop graph
+    (links: start site, end site, `image_offset`)."""
     graph: dict[int, list[tuple[int, np.ndarray]]] = {}
-    for hop in hops:
-        n = image_offset(atoms, hop)
-        graph.setdefault(hop.start, []).append((hop.end, n))
-        graph.setdefault(hop.end, []).append((hop.start, -n))
+    for start, end, n in links:
+        graph.setdefault(start, []).append((end, n))
+        graph.setdefault(end, []).append((start, -n))
     offset: dict[int, np.ndarray] = {}
     cycles = []
     for root in graph:

@@ -8,8 +8,8 @@
 2. K SQS in `out/sqs/` (`workflows.studies.sqs_set.reuse_or_build_sqs_set`, read back on a
    rerun), by default at least 2 d + 0.5 Å wide for that hop of length d;
 3. with each calculator the hop network (`calculators.network.run_network`) of the pristine
-   parent cell (in the supercell `calculators.neb.neb_supercell` gives, as `hecathode neb
-   --network`) and of every SQS, each in `out/<calculator>/<pristine|sqs-NNN>/`, whose
+   parent cell in the SQS's supercell (`pristine_like_sqs`: cells of one size) and of every
+   SQS, each in `out/<calculator>/<pristine|sqs-NNN>/`, whose
    `settings.json` records how: a network.json written with the same settings is read back, a
    killed run resumes from its files;
 4. per calculator and axis a, b, c: per-SQS percolation barrier, mean ± sample std, a bootstrap
@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 
 from structures.errors import HecathodeInputError
@@ -264,6 +265,21 @@ def network_cell(atoms: Atoms, cutoff_A: float, what: str) -> Atoms:
     return neb_supercell(atoms, longest_hop_A(atoms, cutoff_A, what))
 
 
+def pristine_like_sqs(parent: Atoms, sqs_doc: dict) -> Atoms:
+    """The parent cell in the SQS supercell (`sqs_doc["supercell"]["matrix"]`), so the pristine
+    and the high-entropy networks are computed in cells of one size: pristine NVPF with CHGNet
+    gives a 0.460 eV in its 72-atom cell and 0.366 eV in the 144-atom cell of the SQS (b 0.129
+    vs 0.136 eV): the finite-size part would otherwise be read as an effect of the dopants."""
+    from ase.build import make_supercell
+
+    matrix = (sqs_doc.get("supercell") or {}).get("matrix")
+    if matrix is None:
+        return parent
+    cell = make_supercell(parent, np.asarray(matrix))
+    cell.info.update(parent.info)
+    return cell
+
+
 def network_settings(calculator: str, cell_name: str, n_atoms: int, *, cutoff_A: float, screen: str,
                      screen_margin_eV: float | None, n_images: int, fmax: float, steps: int,
                      preset: str | None) -> dict:
@@ -369,7 +385,8 @@ def transport_study(formula: str, prototype: str | None, out_dir: str | Path, *,
     margin_eV = default_margin(screen) if screen_margin_eV is None else screen_margin_eV
     options = {"cutoff_A": cutoff_A, "screen": screen.lower(), "screen_margin_eV": margin_eV,
                "n_images": n_images, "fmax": fmax, "steps": steps, "preset": preset, "workers": workers}
-    cells = ([("pristine", inputs.parent)] if pristine else []) + [(n, a) for n, a, _ in inputs.sqs]
+    cells = ([("pristine", pristine_like_sqs(inputs.parent, inputs.sqs_doc))] if pristine else []) + \
+        [(n, a) for n, a, _ in inputs.sqs]
     networks = [run_one(name, atoms, calc, out, options, progress) for calc in names for name, atoms in cells]
     settings = {**{k: v for k, v in options.items() if k != "workers"}, "pristine": pristine,
                 "n_sqs": n_sqs, "seed": seed,

@@ -326,7 +326,7 @@ def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dic
 
 def _same(x: float | None, y: float | None) -> bool:
     """Two per-axis thresholds equal (None: no percolating path)."""
-    return (x is None and y is None) or (x is not None and y is not None and abs(x - y) <= 1e-9)
+    return (x is None and y is None) or (x is not None and y is not None and (x == y or abs(x - y) <= 1e-9))
 
 
 def _all_same(x: dict, y: dict) -> bool:

@@ -207,13 +207,6 @@ def distinct_hops(atoms: Atoms, species: str = "Na", cutoff: float = DEFAULT_CUT
     return classes
 
 
-def image_offset(atoms: Atoms, hop: Hop) -> np.ndarray:
-    """Lattice translation (integers) from the end site's home cell to where the hop lands."""
-    frac = atoms.get_scaled_positions(wrap=False)
-    landing = frac[hop.start] + hop.vector @ np.linalg.inv(atoms.cell[:])
-    return np.round(landing - frac[hop.end]).astype(int)
-
-
 def crystal_axes(atoms: Atoms) -> np.ndarray:
     """The a, b, c axes (rows, Å) percolation is reported along: the conventional cell of the
     prototype the atoms come from (`atoms.info["conventional_cell"]`, kept through supercells
@@ -235,8 +228,9 @@ def percolation_barriers(atoms: Atoms, edges: list[tuple[Hop, float]],
     to_axes = atoms.cell[:] @ np.linalg.inv(axes)  # cell-fraction -> axes-fraction
     thresholds = sorted({float(w) for _, w in edges})
     frac, inv_cell = atoms.get_scaled_positions(wrap=False), np.linalg.inv(atoms.cell[:])
+    # per hop: the lattice translation from the end site's home cell to where the hop lands
     links = [(h.start, h.end, np.round(frac[h.start] + h.vector @ inv_cell - frac[h.end]).astype(int), w)
-             for h, w in edges]  # each hop's image_offset, computed once
+             for h, w in edges]
     found: dict[int, list[bool]] = {}  # threshold index -> does it percolate along a, b, c
 
     def percolates(i: int) -> list[bool]:
@@ -259,7 +253,7 @@ def percolation_barriers(atoms: Atoms, edges: list[tuple[Hop, float]],
 
 def _cycles(links: list[tuple[int, int, np.ndarray]]) -> list[np.ndarray]:
     """Net lattice translations (in cell fractions) of closed paths through the hop graph
-    (links: start site, end site, `image_offset`)."""
+    (links: start site, end site, lattice translation of the landing site)."""
     graph: dict[int, list[tuple[int, np.ndarray]]] = {}
     for start, end, n in links:
         graph.setdefault(start, []).append((end, n))

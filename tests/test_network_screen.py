@@ -237,3 +237,13 @@ def test_an_idpp_estimate_bounds_a_concerted_hop_on_neither_side():
     assert _bounds(plan, hop, "short-neb", 0.25) == (pytest.approx(0.25), pytest.approx(0.6))
     hop["reconstructed"] = False
     assert _bounds(plan, hop, "idpp", 0.6) == (pytest.approx(0.2), pytest.approx(0.5 + 0.1))
+
+
+def test_thresholds_compare_equal_when_both_unbounded():
+    # an axis that needs a hop with no upper bound has T_high = inf; inf must equal inf, or
+    # every overlapping hop would count as moving that bound (extra CI-NEBs)
+    from calculators.network import _same
+
+    inf = float("inf")
+    assert _same(inf, inf) and _same(None, None) and _same(0.3, 0.3 + 1e-12)
+    assert not _same(None, 0.3) and not _same(0.3, inf) and not _same(0.3, 0.31)

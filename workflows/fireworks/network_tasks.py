@@ -94,7 +94,7 @@ def _round(net: dict, classes: list[int], number: int) -> Workflow:
 
 
 def _next(net: dict, todo: list[dict]) -> list[int]:
-    """The classes of the hops the next round runs (lowest first, at most hops_per_round)."""
+    """The classes of the hops the next round runs (in `hops_to_refine` order, at most hops_per_round)."""
     return [h["class"] for h in todo[:net.get("hops_per_round") or len(todo)]]
 
 

@@ -293,7 +293,7 @@ def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dic
     its endpoints bound it (L) and nothing bounds it above. Order: closest first to the
     threshold the current values give (CI-NEB where refined, else the estimate), where the
     percolation barrier most likely lies."""
-    from structures.hops import crystal_axes, percolation_barriers
+    from structures.hops import crystal_axes, percolation_barriers, same_threshold
 
     usable = [h for h in plan.hops if h["class"] in plan.ends and "skipped" not in h and not h["refined"]]
     if screen == "none":
@@ -303,17 +303,15 @@ def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dic
 
     def thresholds(side: int, flipped: dict | None = None) -> dict[str, float | None]:
         def value(h: dict) -> float | None:
-            if h["refined"]:
-                return _value(h)
-            return interval[h["class"]][1 - side if h is flipped else side]
+            return _value(h) if h["refined"] else interval[h["class"]][1 - side if h is flipped else side]
         return percolation_barriers(plan.atoms, percolation_edges(plan, value), axes)
 
     low, high = thresholds(0), thresholds(1)
-    open_axes = [x for x in low if not _same(low[x], high[x])]
+    open_axes = [x for x in low if not same_threshold(low[x], high[x])]
     overlapping = [h for h in usable if h["in_percolation"]
                    and any(_overlaps(interval[h["class"]], low[x], high[x]) for x in open_axes)]
     critical = [h for h in overlapping
-                if not _all_same(thresholds(0, h), low) or not _all_same(thresholds(1, h), high)]
+                if thresholds(0, h) != low or thresholds(1, h) != high]
     likely = [t for t in percolation_barriers(plan.atoms, percolation_edges(plan), axes).values()
               if t is not None]
 
@@ -322,15 +320,6 @@ def hops_to_refine(plan: NetworkPlan, screen: str, margin_eV: float) -> list[dic
         return min((abs(value - t) for t in likely), default=0.0)
 
     return sorted(critical or overlapping, key=distance)
-
-
-def _same(x: float | None, y: float | None) -> bool:
-    """Two per-axis thresholds equal (None: no percolating path)."""
-    return (x is None and y is None) or (x is not None and y is not None and (x == y or abs(x - y) <= 1e-9))
-
-
-def _all_same(x: dict, y: dict) -> bool:
-    return all(_same(x[axis], y[axis]) for axis in x)
 
 
 def _overlaps(bounds: tuple[float, float], low: float | None, high: float | None) -> bool:

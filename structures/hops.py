@@ -251,6 +251,11 @@ def percolation_barriers(atoms: Atoms, edges: list[tuple[Hop, float]],
     return result
 
 
+def same_threshold(x: float | None, y: float | None) -> bool:
+    """Two percolation barriers of one axis equal (None: no percolating path; inf: unbounded)."""
+    return (x is None and y is None) or (x is not None and y is not None and (x == y or abs(x - y) <= 1e-9))
+
+
 def _cycles(links: list[tuple[int, int, np.ndarray]]) -> list[np.ndarray]:
     """Net lattice translations (in cell fractions) of closed paths through the hop graph
     (links: start site, end site, lattice translation of the landing site)."""

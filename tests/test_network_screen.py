@@ -242,8 +242,8 @@ def test_an_idpp_estimate_bounds_a_concerted_hop_on_neither_side():
 def test_thresholds_compare_equal_when_both_unbounded():
     # an axis that needs a hop with no upper bound has T_high = inf; inf must equal inf, or
     # every overlapping hop would count as moving that bound (extra CI-NEBs)
-    from calculators.network import _same
+    from structures.hops import same_threshold as same
 
     inf = float("inf")
-    assert _same(inf, inf) and _same(None, None) and _same(0.3, 0.3 + 1e-12)
-    assert not _same(None, 0.3) and not _same(0.3, inf) and not _same(0.3, 0.31)
+    assert same(inf, inf) and same(None, None) and same(0.3, 0.3 + 1e-12)
+    assert not same(None, 0.3) and not same(0.3, inf) and not same(0.3, 0.31)

@@ -148,7 +148,7 @@ def optimise(band: Band, opt_name: str, fmax: float, steps: int,
                 traj.write(bare(img))
         if callback is not None:
             callback({"stage": "neb", "step": done[0], "fmax_eV_per_A": band.max_force(),
-                      "energy_eV": float(np.max(band.neb.energies))})
+                      "energy_eV": float(np.max(band.neb.energies)), "force_calls": band.calls[0]})
         done[0] += 1
 
     try:

@@ -18,8 +18,8 @@ a cluster workflow can also run as separate jobs on the same folder
    barrier of each axis lies between its values with every unrefined hop at its lower and at
    its upper bound; hops that alone move one of those bounds are refined), nearest the likely
    threshold first, recomputed each time a hop finishes (`refine_until_exact`: a free worker
-   takes the next hop at once), until the two bounds agree on every axis: then they are the
-   percolation barriers;
+   takes the next hop at once, a running hop the list no longer holds is stopped), until the
+   two bounds agree on every axis: then they are the percolation barriers;
 4. `network_result`: the percolation barriers, written to `network.json`.
 
 Effective barriers are saddle energies minus the lowest clean vacancy-state energy; the
@@ -45,7 +45,7 @@ from calculators.network_states import CalculatorSpec, VacancyStates, hop_ends, 
 from calculators.network_states import relax_host as relax_host_cell
 from calculators.results import HopNetwork, Relaxation
 from calculators.screening import MARGIN_ABOVE_EV, check_screen, default_margin, screen_hop
-from calculators.workers import Workers
+from calculators.workers import JobStopped, Workers, clear_stop, request_stop, stop_check
 from structures.io import write_json
 
 RECONSTRUCTION_A = 1.0  # an atom (other than the hopping one) that moves farther between the two
@@ -337,13 +337,16 @@ def _bounds(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> tuple[
 
 
 def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | None, neb_run: dict,
-             guide: Atoms | None = None):
+             guide: Atoms | None = None, stoppable: bool = False):
     """One hop's CI-NEB (in any process): (neb.json document, saddle energy eV); an
-    NEBInputError is returned, not raised."""
+    NEBInputError, or JobStopped when `stoppable` and asked to stop (`request_stop` on its
+    folder), is returned, not raised."""
+    if stoppable and directory is not None:
+        neb_run = {**neb_run, "callback": stop_check(directory, neb_run.get("callback"))}
     try:
         result = run_neb(atoms, hop, spec.get(ends[0].atoms, directory), directory=directory,
                          relaxed_ends=ends, guide=guide, **neb_run)
-    except NEBInputError as exc:
+    except (NEBInputError, JobStopped) as exc:
         return exc
     return result.to_json(), result.saddle_energy_eV
 
@@ -364,26 +367,40 @@ def refine_until_exact(plan: NetworkPlan, screen: str, margin_eV: float, pool: W
     """Stage 3 in one run: `hops_to_refine`, then CI-NEB; a worker that is free takes the next
     hop as soon as another finishes (the list is recomputed then, hops in flight are not given
     out twice), until no hop can change a threshold and none is running. With several workers
-    a hop may start that the serial order would have found unnecessary a moment later."""
+    a hop may start that the serial order would have found unnecessary a moment later: when
+    the list no longer holds it, it is asked to stop (with a folder; its band is kept, so it
+    resumes if it is needed again) and its force calls so far are counted."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     t0 = time.perf_counter()
     runner = pool or Workers(1)
+    stoppable = runner.n > 1 and plan.directory is not None
     running: dict = {}  # future -> hop entry
     while True:
         flying = {h["class"] for h in running.values()}
         todo = hops_to_refine(plan, screen, margin_eV)
+        needed = {h["class"] for h in todo}
+        for h in running.values():
+            if stoppable and h["class"] not in needed:
+                request_stop(_hop_dir(plan, h))
         for h in todo:
             if len(running) >= runner.n:
                 break
             if h["class"] not in flying:
-                running[runner.submit(_neb_job, *_neb_args(plan, h, runner.n > 1))] = h
+                if stoppable:
+                    clear_stop(_hop_dir(plan, h))
+                running[runner.submit(_neb_job, *_neb_args(plan, h, runner.n > 1), stoppable)] = h
         if not running:
             break
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
-            h = running.pop(future)
-            _record(plan, h, future.result())
+            h, result = running.pop(future), future.result()
+            if isinstance(result, JobStopped):
+                h["stopped_force_calls"] = h.get("stopped_force_calls", 0) + result.force_calls
+                plan.say(f"hop {h['class'] + 1} stopped after {result.force_calls} force calls: no "
+                         "longer needed (its band is kept)")
+                continue
+            _record(plan, h, result)
             barrier = f"{h['effective_barrier_eV']:.3f} eV" if "skipped" not in h else "skipped"
             plan.say(f"hop {h['class'] + 1} refined: {barrier} ({sum(x['refined'] for x in plan.hops)} "
                      f"refined; before it, {len(todo)} could still change a percolation barrier)")
@@ -396,8 +413,11 @@ def _neb_args(plan: NetworkPlan, h: dict, side_by_side: bool) -> tuple:
              f"{h['length_A']:.2f} Å")
     neb_run = {k: v for k, v in plan.neb_run.items() if not (side_by_side and k == "callback")}
     return (plan.atoms, plan.classes[h["class"]]["hop"], plan.spec, plan.ends[h["class"]],
-            plan.directory / f"hop-{h['class']:02d}" if plan.directory else None, neb_run,
-            _guide(plan, h))
+            _hop_dir(plan, h) if plan.directory else None, neb_run, _guide(plan, h))
+
+
+def _hop_dir(plan: NetworkPlan, h: dict) -> Path:
+    return plan.directory / f"hop-{h['class']:02d}"
 
 
 def _record(plan: NetworkPlan, h: dict, result) -> None:
@@ -431,7 +451,8 @@ def network_result(plan: NetworkPlan, screen: str, margin_eV: float) -> HopNetwo
     calls = {"host": plan.host["force_calls"] if plan.host is not None else 0,
              "vacancy_states": plan.states.calls[0],
              "screening": sum(h.get("screen_force_calls", 0) for h in hops),
-             "refinement": sum(h.get("force_calls", 0) for h in hops if h.get("refined"))}
+             "refinement": sum(h.get("force_calls", 0) for h in hops if h.get("refined")),
+             "stopped_hops": sum(h.get("stopped_force_calls", 0) for h in hops)}
     result = HopNetwork(
         species=plan.species, cutoff_A=plan.cutoff_A, n_atoms=len(plan.atoms),
         reference_energy_eV=plan.e_ref, hops=hops,

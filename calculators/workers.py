@@ -10,9 +10,13 @@ one forward pass is slower too (`calculators.images`). `Workers(n)` is a context
         future = pool.submit(function, *args)                # one job, as soon as a worker is free
 
 With n = 1 (the default everywhere) the functions run in this process, one after another, and
-no process is started. The functions must be importable (module level) and their arguments
-picklable; a calculator given by name (or class) is built once per worker
-(`calculator_in_worker`): a ready calculator object cannot be sent to another process.
+no process is started. A job running in a folder can be asked to stop (`request_stop`, a STOP
+file that the job's progress callback `stop_check` looks for at every step): a hop network stops
+a CI-NEB that another hop's result has made unnecessary, and a later run resumes its band.
+
+The functions must be importable (module level) and their arguments picklable; a calculator
+given by name (or class) is built once per worker (`calculator_in_worker`): a ready calculator
+object cannot be sent to another process.
 """
 
 from __future__ import annotations
@@ -22,10 +26,45 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 from structures.errors import HecathodeInputError
 
 _CALCULATORS: dict = {}  # per process: calculator built by name, reused by every job
+STOP_FILE = "STOP"
+
+
+class JobStopped(Exception):
+    """A job ended early because its folder holds a STOP file; `force_calls` spent until then."""
+
+    def __init__(self, force_calls: int = 0):
+        super().__init__(f"stopped on request after {force_calls} force calls")
+        self.force_calls = force_calls
+
+
+def request_stop(directory: Path) -> None:
+    """Ask the job running in `directory` to stop at its next step."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    (Path(directory) / STOP_FILE).touch()
+
+
+def clear_stop(directory: Path) -> None:
+    """Remove a stop request (before a job in `directory` is started again)."""
+    (Path(directory) / STOP_FILE).unlink(missing_ok=True)
+
+
+def stop_check(directory: Path, callback: Callable[[dict], None] | None = None) -> Callable[[dict], None]:
+    """A progress callback that raises JobStopped once `directory` holds a STOP file, and passes
+    every step's info on to `callback`."""
+    flag = Path(directory) / STOP_FILE
+
+    def check(info: dict) -> None:
+        if callback is not None:
+            callback(info)
+        if flag.exists():
+            raise JobStopped(int(info.get("force_calls", 0)))
+
+    return check
 
 
 def _one_thread(parent: int) -> None:

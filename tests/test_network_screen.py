@@ -123,6 +123,31 @@ def test_workers_give_the_same_network(strained_cu, all_refined, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_stopped_hop_keeps_its_band_and_resumes(strained_cu, all_refined, tmp_path):
+    # With several workers a CI-NEB that another hop's result has made unneeded is asked to stop
+    # (a STOP file in its folder, `refine_until_exact`). It ends at its next band step, says
+    # how many force calls it spent, writes no neb.json; run again without the request it
+    # resumes from the kept band and finds the saddle of an uninterrupted run.
+    from calculators.network import _hop_dir, _neb_args, _neb_job, plan_network
+    from calculators.results import band_name
+    from calculators.workers import JobStopped, clear_stop, request_stop
+
+    ref, _ = all_refined
+    plan = plan_network(strained_cu, EMT, species="Cu", cutoff=2.9, n_images=1, directory=tmp_path,
+                        relax_host=False)
+    h, folder = plan.hops[0], _hop_dir(plan, plan.hops[0])
+    request_stop(folder)
+    stopped = _neb_job(*_neb_args(plan, h, True), True)
+    assert isinstance(stopped, JobStopped)
+    assert stopped.force_calls == 1  # the first band (1 interior image), then the request is seen
+    assert (folder / band_name(1)).is_file() and not (folder / "neb.json").exists()
+    clear_stop(folder)
+    doc, saddle_eV = _neb_job(*_neb_args(plan, h, True), True)
+    assert doc["converged"]
+    assert saddle_eV - plan.e_ref == pytest.approx(ref.hops[0]["effective_barrier_eV"], abs=0.012)
+
+
+@pytest.mark.slow
 def test_host_relaxed_once_with_its_symmetry(tmp_path):
     # an fcc Cu cell 2 % too large: the host relaxes (ions + cell) to EMT's lattice constant,
     # keeps Fm-3m (one hop class, one vacancy state), and is read back on a rerun

@@ -395,6 +395,8 @@ def refine_until_exact(plan: NetworkPlan, screen: str, margin_eV: float, pool: W
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
             h, result = running.pop(future), future.result()
+            if stoppable:  # a request that came as the hop finished
+                clear_stop(_hop_dir(plan, h))
             if isinstance(result, JobStopped):
                 h["stopped_force_calls"] = h.get("stopped_force_calls", 0) + result.force_calls
                 plan.say(f"hop {h['class'] + 1} stopped after {result.force_calls} force calls: no "

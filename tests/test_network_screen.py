@@ -1,6 +1,7 @@
 """Hop networks with shared vacancy states and screen-then-refine (EMT, fast and exact)."""
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -140,6 +141,7 @@ def test_a_stopped_hop_keeps_its_band_and_resumes(strained_cu, all_refined, tmp_
     stopped = _neb_job(*_neb_args(plan, h, True), True)
     assert isinstance(stopped, JobStopped)
     assert stopped.force_calls == 1  # the first band (1 interior image), then the request is seen
+    assert pickle.loads(pickle.dumps(stopped)).force_calls == 1  # as a worker process returns it
     assert (folder / band_name(1)).is_file() and not (folder / "neb.json").exists()
     clear_stop(folder)
     doc, saddle_eV = _neb_job(*_neb_args(plan, h, True), True)

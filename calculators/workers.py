@@ -41,9 +41,6 @@ class JobStopped(Exception):
         super().__init__(f"stopped on request after {force_calls} force calls")
         self.force_calls = force_calls
 
-    def __reduce__(self):  # returned from a worker process: pickled with its count
-        return JobStopped, (self.force_calls,)
-
 
 def request_stop(directory: Path) -> None:
     """Ask the job running in `directory` to stop at its next step."""

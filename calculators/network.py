@@ -11,15 +11,11 @@ a cluster workflow can also run as separate jobs on the same folder
    energies and their spread are recorded;
 2. `screen_network` (`screen` idpp or short-neb, `calculators.screening`): a cheap estimate of
    every hop's barrier (`screen.json`, resumable); `none` skips it and refines every hop;
-3. `hops_to_refine` / `refine_hops`: climbing-image NEB (`calculators.neb.run_neb` with the
-   shared endpoints, folders `hop-NN/`, resumable) of the hops that can still change a
-   percolation barrier (bound and refine: each unrefined hop's barrier lies in [estimate -
-   margin, estimate + margin above], and never below its higher endpoint; the percolation
-   barrier of each axis lies between its values with every unrefined hop at its lower and at
-   its upper bound; hops that alone move one of those bounds are refined), nearest the likely
-   threshold first, recomputed each time a hop finishes (`refine_until_exact`: a free worker
-   takes the next hop at once, a running hop the list no longer holds is stopped), until the
-   two bounds agree on every axis: then they are the percolation barriers;
+3. `hops_to_refine` / `refine_until_exact`: climbing-image NEB (`calculators.neb.run_neb`
+   between the shared endpoints, folders `hop-NN/`, resumable) of only the hops that can still
+   change a percolation barrier (bound and refine: see `hops_to_refine`), nearest the likely
+   threshold first, the list recomputed as each hop finishes (a free worker takes the next at
+   once; a running hop the list no longer holds is stopped), until the barriers are exact;
 4. `network_result`: the percolation barriers, written to `network.json`.
 
 Effective barriers are saddle energies minus the lowest clean vacancy-state energy; the
@@ -45,7 +41,7 @@ from calculators.network_states import CalculatorSpec, VacancyStates, hop_ends, 
 from calculators.network_states import relax_host as relax_host_cell
 from calculators.results import HopNetwork, Relaxation
 from calculators.screening import MARGIN_ABOVE_EV, check_screen, default_margin, screen_hop
-from calculators.workers import JobStopped, Workers, clear_stop, request_stop, stop_check
+from calculators.workers import InFlight, JobStopped, Workers, stop_check
 from structures.io import write_json
 
 RECONSTRUCTION_A = 1.0  # an atom (other than the hopping one) that moves farther between the two
@@ -246,8 +242,7 @@ def _save_guide(plan: NetworkPlan, k: int, image: Atoms) -> None:
     """Hop `k`'s short-NEB climbing image: screen/hop-NN.extxyz, or `plan.guides` without a folder."""
     from ase.io import write
 
-    path = _guide_path(plan, k)
-    if path is None:
+    if (path := _guide_path(plan, k)) is None:
         plan.guides[k] = image
         return
     path.parent.mkdir(exist_ok=True)
@@ -260,8 +255,7 @@ def _guide(plan: NetworkPlan, h: dict) -> Atoms | None:
 
     if h.get("screen_estimate") != "short-neb":
         return None
-    path = _guide_path(plan, h["class"])
-    if path is None:
+    if (path := _guide_path(plan, h["class"])) is None:
         return plan.guides.get(h["class"])
     return read(path) if path.is_file() else None
 
@@ -338,9 +332,8 @@ def _bounds(plan: NetworkPlan, h: dict, screen: str, margin_eV: float) -> tuple[
 
 def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | None, neb_run: dict,
              guide: Atoms | None = None, stoppable: bool = False):
-    """One hop's CI-NEB (in any process): (neb.json document, saddle energy eV); an
-    NEBInputError, or JobStopped when `stoppable` and asked to stop (`request_stop` on its
-    folder), is returned, not raised."""
+    """One hop's CI-NEB (in any process): (neb.json document, saddle energy eV), or the
+    NEBInputError or JobStopped (`stoppable`: a STOP file in its folder), returned."""
     if stoppable and directory is not None:
         neb_run = {**neb_run, "callback": stop_check(directory, neb_run.get("callback"))}
     try:
@@ -364,43 +357,27 @@ def refine_hops(plan: NetworkPlan, hops: list[dict], pool: Workers | None = None
 
 
 def refine_until_exact(plan: NetworkPlan, screen: str, margin_eV: float, pool: Workers | None = None) -> None:
-    """Stage 3 in one run: `hops_to_refine`, then CI-NEB; a worker that is free takes the next
-    hop as soon as another finishes (the list is recomputed then, hops in flight are not given
-    out twice), until no hop can change a threshold and none is running. With several workers
-    a hop may start that the serial order would have found unnecessary a moment later: when
-    the list no longer holds it, it is asked to stop (with a folder; its band is kept, so it
-    resumes if it is needed again) and its force calls so far are counted."""
-    from concurrent.futures import FIRST_COMPLETED, wait
-
+    """Stage 3 in one run: `hops_to_refine`, then CI-NEB, a free worker taking the next hop as
+    soon as another finishes (the list recomputed, hops in flight not given out twice), until
+    no hop can change a threshold and none runs. A running hop the list no longer holds (with
+    several workers one may start that the serial order would have found unnecessary) is asked
+    to stop (with a folder; its band is kept for a resume) and its force calls are counted."""
     t0 = time.perf_counter()
-    runner = pool or Workers(1)
-    stoppable = runner.n > 1 and plan.directory is not None
-    running: dict = {}  # future -> hop entry
+    flight = InFlight(pool or Workers(1), (lambda h: _hop_dir(plan, h)) if plan.directory else None)
     while True:
-        flying = {h["class"] for h in running.values()}
         todo = hops_to_refine(plan, screen, margin_eV)
-        needed = {h["class"] for h in todo}
-        for h in running.values():
-            if stoppable and h["class"] not in needed:
-                request_stop(_hop_dir(plan, h))
-        for h in todo:
-            if len(running) >= runner.n:
-                break
-            if h["class"] not in flying:
-                if stoppable:
-                    clear_stop(_hop_dir(plan, h))
-                running[runner.submit(_neb_job, *_neb_args(plan, h, runner.n > 1), stoppable)] = h
-        if not running:
+        needed, flying = {h["class"] for h in todo}, {h["class"] for h in flight.items()}
+        for h in flight.items():
+            if h["class"] not in needed:
+                flight.stop(h)
+        for h in [h for h in todo if h["class"] not in flying][:flight.free()]:
+            flight.start(h, _neb_job, *_neb_args(plan, h, flight.pool.n > 1), flight.stoppable)
+        if not flight.jobs:
             break
-        done, _ = wait(running, return_when=FIRST_COMPLETED)
-        for future in done:
-            h, result = running.pop(future), future.result()
-            if stoppable:  # a request that came as the hop finished
-                clear_stop(_hop_dir(plan, h))
+        for h, result in flight.finished():
             if isinstance(result, JobStopped):
                 h["stopped_force_calls"] = h.get("stopped_force_calls", 0) + result.force_calls
-                plan.say(f"hop {h['class'] + 1} stopped after {result.force_calls} force calls: no "
-                         "longer needed (its band is kept)")
+                plan.say(f"hop {h['class'] + 1} no longer needed: stopped after {result.force_calls} calls")
                 continue
             _record(plan, h, result)
             barrier = f"{h['effective_barrier_eV']:.3f} eV" if "skipped" not in h else "skipped"

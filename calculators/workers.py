@@ -13,6 +13,7 @@ With n = 1 (the default everywhere) the functions run in this process, one after
 no process is started. A job running in a folder can be asked to stop (`request_stop`, a STOP
 file that the job's progress callback `stop_check` looks for at every step): a hop network stops
 a CI-NEB that another hop's result has made unnecessary, and a later run resumes its band.
+`InFlight` keeps that bookkeeping for jobs given out one at a time as workers come free.
 
 The functions must be importable (module level) and their arguments picklable; a calculator
 given by name (or class) is built once per worker (`calculator_in_worker`): a ready calculator
@@ -24,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -133,3 +134,41 @@ class Workers:
         future: Future = Future()
         future.set_result(function(*args))
         return future
+
+
+class InFlight:
+    """The jobs running in `pool`, one per item (a hop, say), started one at a time as workers
+    come free. With several workers and a `folder(item)` for each, a job whose item is no
+    longer wanted can be asked to stop (`stop`: its job must watch with `stop_check`); a stop
+    request is cleared when the item's job starts again or finishes."""
+
+    def __init__(self, pool: Workers, folder: Callable[[object], Path] | None = None):
+        self.pool, self.jobs = pool, {}  # future -> item
+        self._folder = folder if pool.n > 1 else None
+        self.stoppable = self._folder is not None
+
+    def items(self) -> list:
+        return list(self.jobs.values())
+
+    def free(self) -> int:
+        return self.pool.n - len(self.jobs)
+
+    def start(self, item, function: Callable, *args) -> None:
+        if self.stoppable:
+            clear_stop(self._folder(item))
+        self.jobs[self.pool.submit(function, *args)] = item
+
+    def stop(self, item) -> None:
+        if self.stoppable:
+            request_stop(self._folder(item))
+
+    def finished(self) -> list[tuple]:
+        """Waits until a job is done: [(item, result)] of every job done by then."""
+        done, _ = wait(self.jobs, return_when=FIRST_COMPLETED)
+        out = []
+        for future in done:
+            item = self.jobs.pop(future)
+            if self.stoppable:  # a request that came as the job finished
+                clear_stop(self._folder(item))
+            out.append((item, future.result()))
+        return out

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from calculators.workers import Workers
+from calculators.workers import STOP_FILE, InFlight, Workers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +54,34 @@ def test_workers_end_when_their_run_is_killed():
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in pids)
+
+
+def test_jobs_in_flight_are_stopped_by_folder_and_cleared(tmp_path):
+    # two workers: a job no longer wanted gets a STOP file in its folder; the file is gone once
+    # the job has finished, and a new start of the same item removes a stale one first
+    def folder(item):
+        return tmp_path / item
+
+    with Workers(2) as pool:
+        flight = InFlight(pool, folder)
+        assert flight.stoppable and flight.free() == 2
+        flight.start("a", time.sleep, 1.5)
+        flight.start("b", pow, 2, 5)
+        assert flight.free() == 0 and sorted(flight.items()) == ["a", "b"]
+        flight.stop("a")
+        assert (tmp_path / "a" / STOP_FILE).is_file()
+        done = dict(flight.finished())
+        while len(done) < 2:
+            done.update(flight.finished())
+        assert done == {"a": None, "b": 32} and not flight.jobs
+        assert not (tmp_path / "a" / STOP_FILE).exists()
+        flight.stop("b")
+        flight.start("b", pow, 3, 2)
+        assert not (tmp_path / "b" / STOP_FILE).exists()
+        assert flight.finished() == [("b", 9)]
+    with Workers(1) as here:  # one worker: the job runs here, nothing can be stopped
+        alone = InFlight(here, folder)
+        alone.start("c", pow, 2, 2)
+        alone.stop("c")
+        assert not alone.stoppable and not (tmp_path / "c").exists()
+        assert alone.finished() == [("c", 4)]

@@ -22,6 +22,7 @@ from workflows.studies.transport import (
     mean_std_eV,
     pooled,
 )
+from workflows.studies.transport_stats import t_interval_eV
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1",
        "HECATHODE_TORCH_THREADS": os.environ.get("HECATHODE_TORCH_THREADS", "1")}
@@ -50,6 +51,21 @@ def test_bootstrap_interval_holds_the_mean_within_the_range_and_is_reproducible(
     # a wider spread gives a wider interval
     lo2, hi2 = bootstrap_interval_eV([0.1, 0.3, 0.5, 0.45, 0.15])
     assert hi2 - lo2 > hi - lo
+
+
+def test_student_t_interval_of_three_values_is_wider_than_their_range():
+    # [0.2, 0.3, 0.4]: mean 0.3, s 0.1, t(0.975, 2 dof) = 4.303 (any t table) -> 0.3 ± 0.2484;
+    # the bootstrap interval of the same three values stays inside 0.2 .. 0.4
+    lo, hi = t_interval_eV([0.2, None, 0.3, 0.4])
+    assert lo == pytest.approx(0.3 - 4.3027 * 0.1 / 3 ** 0.5, abs=1e-4)
+    assert hi == pytest.approx(0.5484, abs=1e-4)
+    b_lo, b_hi = bootstrap_interval_eV([0.2, 0.3, 0.4])
+    assert lo < 0.2 <= b_lo < b_hi <= 0.4 < hi
+    assert t_interval_eV([0.3]) is None
+    assert t_interval_eV([0.3, 0.3]) == [pytest.approx(0.3), pytest.approx(0.3)]
+    s = axis_statistics([0.25, 0.45, None, 0.35], pristine_eV=0.3)
+    assert s["t95_eV"] == t_interval_eV([0.25, 0.45, 0.35]) and s["n_above_pristine"] == 2
+    assert axis_statistics([0.25, 0.45], pristine_eV=None)["n_above_pristine"] is None
 
 
 def test_axes_without_a_path_are_counted_apart_never_averaged():

@@ -105,7 +105,8 @@ def _print_networks(doc: dict, calc: str) -> None:
 def _print_statistics(doc: dict, calc: str) -> None:
     block = doc["per_calculator"][calc]
     t = Table(title=f"{calc}: percolation barrier over {len(doc['sqs'])} SQS (eV)", title_justify="left")
-    for col in ("axis", "pristine", "mean ± std", "95% interval of mean", "no path", "HE − pristine"):
+    for col in ("axis", "pristine", "mean ± std", "95% of mean: bootstrap", "Student t", "no path",
+                "HE − pristine", "SQS above"):
         t.add_column(col, justify="left" if col == "axis" else "right")
     rows = {**block["percolation_barrier_eV"], "lowest": block["lowest_percolation_barrier_eV"]}
     for ax, s in rows.items():
@@ -113,8 +114,10 @@ def _print_statistics(doc: dict, calc: str) -> None:
         ci = "-" if s["ci95_eV"] is None else f"{s['ci95_eV'][0]:.3f} – {s['ci95_eV'][1]:.3f}"
         ci += "" if s["interval_meaningful"] or s["ci95_eV"] is None else " (K<3: not meaningful)"
         diff = s["he_minus_pristine_eV"]
-        t.add_row(ax, _eV(s["pristine_eV"]), _eV(s["mean_eV"]) + std, ci, f"{s['n_no_path']}/{s['n_sqs']}",
-                  "-" if diff is None else f"{diff:+.3f}")
+        t95 = "-" if s["t95_eV"] is None else f"{s['t95_eV'][0]:.3f} – {s['t95_eV'][1]:.3f}"
+        above = "-" if s["n_above_pristine"] is None else f"{s['n_above_pristine']}/{s['n_percolating']}"
+        t.add_row(ax, _eV(s["pristine_eV"]), _eV(s["mean_eV"]) + std, ci, t95,
+                  f"{s['n_no_path']}/{s['n_sqs']}", "-" if diff is None else f"{diff:+.3f}", above)
     out.print(t)
     for material, line in block.get("nvpf_comparison", {}).items():
         out.print(f"{calc} NVPF ({material}): {line}", highlight=False)

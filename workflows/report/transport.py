@@ -1,5 +1,5 @@
 """Figure of a transport study (`workflows.studies.transport`): left, the percolation barrier per
-axis (each SQS a point, their mean with the bootstrap 95 % interval, the pristine cell a
+axis (each SQS a point, their mean with the Student-t 95 % interval, the pristine cell a
 diamond); right, histograms of the CI-NEB hop barriers (fractions, hops weighted by their
 multiplicity), pristine against all SQS, per calculator."""
 
@@ -48,11 +48,11 @@ def _draw_axes(ax, block: dict, calc: str, colour: str, offset: float) -> None:
         ax.scatter(xs + rng.uniform(-0.05, 0.05, len(values)), values, s=14, color=colour, alpha=0.6,
                    label=f"{calc}: SQS" if x == 0 else None)
         if s["mean_eV"] is not None:
-            lo, hi = s["ci95_eV"]
+            lo, hi = s.get("t95_eV") or s["ci95_eV"]  # Student t: with few SQS the bootstrap is too narrow
             face = colour if s["interval_meaningful"] else "white"  # open: interval not meaningful
             ax.errorbar([xs], [s["mean_eV"]], yerr=[[s["mean_eV"] - lo], [hi - s["mean_eV"]]], fmt="o",
                         color=colour, ms=7, capsize=4, mfc=face,
-                        label=f"{calc}: mean, 95 % interval" if x == 0 else None)
+                        label=f"{calc}: mean, 95 % t interval" if x == 0 else None)
         if s["pristine_eV"] is not None:
             ax.scatter([xs], [s["pristine_eV"]], marker="D", s=50, color="black", facecolor="none",
                        label=f"{calc}: pristine" if x == 0 else None)

@@ -13,8 +13,8 @@
    `settings.json` records how: a network.json written with the same settings is read back, a
    killed run resumes from its files;
 4. per calculator and axis a, b, c: per-SQS percolation barrier, mean ± sample std, a bootstrap
-   95 % interval of the mean (SQS resampled), the SQS without a path counted apart, the pristine
-   value and HE − pristine; hop-barrier distributions; site-energy spreads;
+   and a Student-t 95 % interval of the mean, the SQS without a path counted apart, the pristine
+   value, HE − pristine and how many SQS lie above it; hop-barrier distributions; site-energy spreads;
 5. `out/transport.json` (`TransportResult.to_json()`), written last.
 
 Energies eV, lengths Å, times s.
@@ -142,7 +142,11 @@ UNITS = {
                   "left out of mean, std and interval)",
     "std_eV": "sample standard deviation over SQS (ddof 1), null below two values",
     "ci95_eV": f"percentile bootstrap 95 % interval of the mean ({N_RESAMPLES} resamples of the SQS, "
-               f"seed {BOOTSTRAP_SEED}); not meaningful below {MIN_FOR_INTERVAL} values",
+               f"seed {BOOTSTRAP_SEED}); not meaningful below {MIN_FOR_INTERVAL} values, and never wider "
+               "than the values' range: with few SQS read t95_eV",
+    "t95_eV": "Student-t 95 % interval of the mean (mean ± t s/√K, K - 1 degrees of freedom), null below "
+              "two values",
+    "n_above_pristine": "how many of the percolating SQS lie above the pristine value",
     "hop_barriers_eV": "CI-NEB effective barriers of the refined hops, weights = multiplicity",
 }
 

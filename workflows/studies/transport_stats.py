@@ -1,6 +1,10 @@
 """Statistics of a transport study (pure functions): per-axis percolation barriers over SQS
-(mean, sample std, bootstrap interval of the mean, SQS without a path counted apart) and
-hop-barrier distributions. Energies eV.
+(mean, sample std, bootstrap and Student-t intervals of the mean, how many SQS lie above the
+pristine value, SQS without a path counted apart) and hop-barrier distributions. Energies eV.
+
+With a handful of SQS the percentile bootstrap interval cannot leave the range of the values
+(three values: never wider than min..max), so it understates the uncertainty of the mean; the
+Student-t interval (mean ± t·s/√K) accounts for the spread being estimated from K values too.
 """
 
 from __future__ import annotations
@@ -41,16 +45,32 @@ def bootstrap_interval_eV(values: Sequence[float | None], *, n_resamples: int = 
     return [float(np.clip(lo, v.min(), v.max())), float(np.clip(hi, v.min(), v.max()))]  # float noise
 
 
+def t_interval_eV(values: Sequence[float | None], level: float = 0.95) -> list[float] | None:
+    """Student-t interval [mean - t s/sqrt(n), mean + t s/sqrt(n)] of the mean of the finite
+    values (t at n - 1 degrees of freedom, s the sample std); None below two values."""
+    from scipy.stats import t
+
+    v = finite_eV(values)
+    if len(v) < 2:
+        return None
+    mean, std = mean_std_eV(v)
+    half = float(t.ppf((1 + level) / 2, len(v) - 1)) * std / np.sqrt(len(v))
+    return [mean - half, mean + half]
+
+
 def axis_statistics(values: Sequence[float | None], pristine_eV: float | None = None, *,
                     n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
     """One axis over the SQS: values (None kept), how many have no path (never averaged), mean ±
-    std, bootstrap 95 % interval of the mean, the pristine value and HE − pristine."""
+    std, bootstrap and Student-t 95 % intervals of the mean, the pristine value, HE − pristine
+    and how many SQS lie above it."""
     v = finite_eV(values)
     mean, std = mean_std_eV(v)
     return {"per_sqs_eV": list(values), "n_sqs": len(values), "n_percolating": len(v),
             "n_no_path": len(values) - len(v), "mean_eV": mean, "std_eV": std,
             "ci95_eV": bootstrap_interval_eV(v, n_resamples=n_resamples, seed=seed),
-            "interval_meaningful": len(v) >= MIN_FOR_INTERVAL, "pristine_eV": pristine_eV,
+            "t95_eV": t_interval_eV(v), "interval_meaningful": len(v) >= MIN_FOR_INTERVAL,
+            "pristine_eV": pristine_eV,
+            "n_above_pristine": None if pristine_eV is None else sum(x > pristine_eV for x in v),
             "he_minus_pristine_eV": None if mean is None or pristine_eV is None else mean - pristine_eV}
 
 

@@ -198,9 +198,15 @@ def test_slurm_fanout_runs_two_hop_jobs_at_once(slurm_cluster, cu_file, all_refi
 
     folder, net = tmp_path / "campaign", _net(tmp_path / "net")
     said: list[str] = []
+    clock = tmp_path / "job_clock.txt"  # each job's shell writes when it begins and ends
+    stamp = 'echo "$SLURM_JOB_ID {} $(date -u +%s.%N)" >> ' + str(clock)
+    # a 5 s pause in each job: longer than the gap between the runner's sbatch calls (0.2-2 s
+    # here), so jobs that the cluster runs side by side are seen to overlap however fast EMT is
+    queue = {"walltime": "00:10:00", "cpus_per_task": 1,
+             "pre_rocket": stamp.format("start") + "\nsleep 5", "post_rocket": stamp.format("end")}
     with open_store(folder) as lp:
         ids = _add(lp, cu_file, net)
-        _run_queue(lp, ids, folder, "slurm", {"walltime": "00:10:00", "cpus_per_task": 1}, None, said.append,
+        _run_queue(lp, ids, folder, "slurm", queue, None, said.append,
                    poll_s=0.5, max_reruns=0, timeout_s=900)
         fws = _fireworks(lp, ids)
         jobs = {n: reservation_id(lp.launches.find_one({"launch_id": f["launches"][-1]}))
@@ -210,13 +216,22 @@ def test_slurm_fanout_runs_two_hop_jobs_at_once(slurm_cluster, cu_file, all_refi
     assert len(set(jobs.values())) == len(STEPS) and all(j and j.isdigit() for j in jobs.values())
     doc = json.loads((tmp_path / "net" / "network.json").read_text())
     _same_network(doc, all_refined)
-    # the jobs' own clocks (FW_offline.json, written by the rocket in each job): two hop jobs overlap
-    spans = {n: _offline_times(fws[n]["launch_dir"]) for n in STEPS if n.startswith("hop-")}
+    # the jobs' own shells: two hop jobs run at the same time. (Not the rocket's clock in
+    # FW_offline.json: an EMT hop takes under a second, less than the jitter of the jobs' imports.)
+    jobs_clock: dict[str, dict[str, float]] = {}
+    for line in clock.read_text().split("\n"):
+        if line.strip():
+            job, what, seconds = line.split()
+            jobs_clock.setdefault(job, {})[what] = float(seconds)
+    hops = [n for n in STEPS if n.startswith("hop-")]
+    spans = {n: (jobs_clock[jobs[n]]["start"], jobs_clock[jobs[n]]["end"]) for n in hops}
     overlapping = [(a, b) for a in spans for b in spans
                    if a < b and max(spans[a][0], spans[b][0]) < min(spans[a][1], spans[b][1])]
     print("hop jobs (SLURM id, start, end):", {n: (jobs[n], *spans[n]) for n in spans})
     assert overlapping, spans
-    # and the stages in order: a hop starts after the screen ended, the join after the last hop
+    # and the stages in order (the rockets' clocks): a hop starts after the screen ended, the
+    # join after the last hop
+    spans = {n: _offline_times(fws[n]["launch_dir"]) for n in STEPS if n.startswith("hop-")}
     screen_end = _offline_times(fws["screen"]["launch_dir"])[1]
     assert all(start >= screen_end for start, _ in spans.values())
     assert _offline_times(fws["join-1"]["launch_dir"])[0] >= max(end for _, end in spans.values())

@@ -344,15 +344,21 @@ def _neb_job(atoms: Atoms, hop, spec: CalculatorSpec, ends, directory: Path | No
     return result.to_json(), result.saddle_energy_eV
 
 
-def refine_hops(plan: NetworkPlan, hops: list[dict], pool: Workers | None = None) -> None:
+def refine_hops(plan: NetworkPlan, hops: list[dict], pool: Workers | None = None,
+                stoppable: bool = False) -> None:
     """Stage 3b: CI-NEB of `hops` between their shared endpoints (side by side in `pool`);
-    their numbers go into the entries. A finished hop-NN/neb.json is read back."""
+    their numbers go into the entries. A finished hop-NN/neb.json is read back. `stoppable`:
+    each NEB watches its folder for a STOP file (`calculators.workers.request_stop`); a
+    stopped hop stays unrefined, its calls in `stopped_force_calls`."""
     t0 = time.perf_counter()
     side_by_side = pool is not None and pool.n > 1 and len(hops) > 1
     runner = pool if side_by_side else Workers(1)
-    results = runner.map(_neb_job, [_neb_args(plan, h, side_by_side) for h in hops])
+    results = runner.map(_neb_job, [(*_neb_args(plan, h, side_by_side), stoppable) for h in hops])
     for h, result in zip(hops, results, strict=True):
-        _record(plan, h, result)
+        if isinstance(result, JobStopped):
+            h["stopped_force_calls"] = h.get("stopped_force_calls", 0) + result.force_calls
+        else:
+            _record(plan, h, result)
     plan.wall_time_s["refinement"] = plan.wall_time_s.get("refinement", 0.0) + time.perf_counter() - t0
 
 

@@ -111,11 +111,11 @@ from workflows.fireworks.launchpad import open_store
 
 real, started = network.refine_hops, []
 
-def killed_on_the_second_hop(plan, hops, pool=None):
+def killed_on_the_second_hop(plan, hops, pool=None, **kw):
     started.append(hops[0]["class"])
     if len(started) == 2:
         os._exit(9)
-    return real(plan, hops, pool)
+    return real(plan, hops, pool, **kw)
 
 network.refine_hops = killed_on_the_second_hop
 with open_store(sys.argv[1]) as lp:
@@ -176,6 +176,29 @@ def test_rounds_with_a_screen_follow_run_network(cu_file, tmp_path):
     assert fws["screen"]["stored_data"]["to_refine"] == [0]
     assert fws["join-1"]["stored_data"]["to_refine"] == [1]
     assert fws["hop-00"]["launch_dir"] == str(tmp_path / "net" / "launch" / "hop-00")
+    doc = json.loads((tmp_path / "net" / "network.json").read_text())
+    assert [h["refined"] for h in doc["hops"]] == [True, True, False]
+    _same_network(doc, _reference(cu_file, "idpp", MARGIN_EV, tmp_path / "reference"))
+
+
+@pytest.mark.slow
+def test_a_hop_the_finished_ones_made_unneeded_is_not_run(cu_file, tmp_path):
+    """All hops in one round: the screen asks for all three (each can still set a threshold),
+    but once hops 1 and 2 are refined the third cannot; its job, started after them, reads
+    their entries and ends without a force call. The result is run_network's serial one, the
+    same CI-NEBs and force calls. A hop that has a folder (as a running one would) and is no
+    longer needed gets a STOP request when a hop finishes."""
+    folder, net = tmp_path / "campaign", _net(tmp_path / "net", "idpp", MARGIN_EV)
+    (tmp_path / "net" / "hop-02").mkdir(parents=True)  # as if its job were running
+    with open_store(folder) as lp:
+        ids = _add(lp, cu_file, net)
+        _run_local(lp, ids, folder, print)
+        fws = _fireworks(lp, ids)
+    assert sorted(fws) == sorted(STEPS)
+    assert fws["screen"]["stored_data"]["to_refine"] == [0, 1, 2]
+    assert fws["hop-02"]["stored_data"] == {"class": 2, "not_needed": True}
+    assert fws["join-1"]["stored_data"]["refined"] == [0, 1]
+    assert (tmp_path / "net" / "hop-02" / "STOP").is_file()
     doc = json.loads((tmp_path / "net" / "network.json").read_text())
     assert [h["refined"] for h in doc["hops"]] == [True, True, False]
     _same_network(doc, _reference(cu_file, "idpp", MARGIN_EV, tmp_path / "reference"))

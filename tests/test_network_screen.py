@@ -149,6 +149,20 @@ def test_a_stopped_hop_keeps_its_band_and_resumes(strained_cu, all_refined, tmp_
     assert saddle_eV - plan.e_ref == pytest.approx(ref.hops[0]["effective_barrier_eV"], abs=0.012)
 
 
+def test_refine_hops_leaves_a_stopped_hop_unrefined(strained_cu, tmp_path):
+    # the fan-out's hop job (workflows.fireworks.network_tasks) runs refine_hops(stoppable=True):
+    # a stopped hop stays unrefined for a later round, its force calls kept
+    from calculators.network import _hop_dir, plan_network, refine_hops
+    from calculators.workers import request_stop
+
+    plan = plan_network(strained_cu, EMT, species="Cu", cutoff=2.9, n_images=1, directory=tmp_path,
+                        relax_host=False)
+    h = plan.hops[0]
+    request_stop(_hop_dir(plan, h))
+    refine_hops(plan, [h], stoppable=True)
+    assert not h["refined"] and h["stopped_force_calls"] == 1 and "effective_barrier_eV" not in h
+
+
 @pytest.mark.slow
 def test_host_relaxed_once_with_its_symmetry(tmp_path):
     # an fcc Cu cell 2 % too large: the host relaxes (ions + cell) to EMT's lattice constant,

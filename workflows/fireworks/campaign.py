@@ -77,9 +77,12 @@ def current_ids(lp, ids: list[int]) -> list[int]:
 
 
 def states(lp, ids: list[int]) -> dict[int, str]:
-    """State per firework id, in the campaign's order (structures, relax, NEB per material, analysis)."""
-    docs = lp.fireworks.find({"fw_id": {"$in": ids}}, {"fw_id": 1, "state": 1, "spec.campaign_order": 1})
-    docs = sorted(docs, key=lambda d: (d.get("spec", {}).get("campaign_order", 0), d["fw_id"]))
+    """State per firework id, in the campaign's order (structures, relax, NEB per material, analysis;
+    within one step FireWorks' `_priority`, highest first: a network's likeliest hops)."""
+    docs = lp.fireworks.find({"fw_id": {"$in": ids}},
+                             {"fw_id": 1, "state": 1, "spec.campaign_order": 1, "spec._priority": 1})
+    docs = sorted(docs, key=lambda d: (d.get("spec", {}).get("campaign_order", 0),
+                                       -d.get("spec", {}).get("_priority", 0), d["fw_id"]))
     return {d["fw_id"]: d["state"] for d in docs}
 
 

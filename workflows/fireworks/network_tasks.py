@@ -12,7 +12,9 @@ one per CI-NEB hop, the later ones added by the earlier ones as they learn what 
   screen.json), the hops that can still set a percolation threshold (`hops_to_refine`); adds one
   hop firework per such hop and a join after them (only a join when none is left);
 - hop (`NetworkHopTask`): that hop's CI-NEB between the shared endpoints (`refine_hops`,
-  hop-NN/neb.json) and its network entry, hop-NN/entry.json;
+  hop-NN/neb.json) and its network entry, hop-NN/entry.json; not run when the hops finished
+  since its round was planned make it unneeded, stopped (hop-NN/stopped.json) when a hop that
+  finishes while it runs does; the hops of a round start likeliest first (`_priority`);
 - join (`NetworkJoinTask`): computes nothing: the entries of the finished hops read back,
   `hops_to_refine` again: more hops and another join when some are still needed, else
   `network_result` (network.json) and the percolation barriers pushed to the campaign's
@@ -41,6 +43,7 @@ from workflows.fireworks.tasks import _say, _throttled
 NEB_SETTINGS = ("n_images", "fmax", "steps", "optimizer", "spring")  # run_neb keywords a network takes
 CELL_FILE = "cell.extxyz"
 ENTRY_FILE = "entry.json"  # hop-NN/entry.json: the hop's network entry, as refine_hops left it
+STOPPED_FILE = "stopped.json"  # hop-NN/stopped.json: force calls of its CI-NEBs stopped as unneeded
 
 
 def network_settings(material: str, directory: str | Path, calculator: str, *, label: str = "cell",
@@ -87,8 +90,17 @@ def _firework(task, net: dict, step: str, category: str) -> Firework:
 
 
 def _round(net: dict, classes: list[int], number: int) -> Workflow:
-    """One hop firework per class and a join after all of them (only the join when none)."""
-    hops = [_firework(NetworkHopTask(network=net, hop=k), net, f"hop-{k:02d}", "neb") for k in classes]
+    """One hop firework per class and a join after all of them (only the join when none). A hop
+    that an earlier round left unrefined (stopped or not needed then) gets a launch folder of
+    its own, hop-NN-round-N: two launches never share FW_offline.json."""
+    def step(k: int) -> str:
+        first = f"hop-{k:02d}"
+        used = (Path(net["directory"]) / "launch" / first).exists()
+        return f"{first}-round-{number}" if used else first
+
+    hops = [_firework(NetworkHopTask(network=net, hop=k), net, step(k), "neb") for k in classes]
+    for rank, hop in enumerate(hops):  # `hops_to_refine` order: the likeliest to matter run first
+        hop.spec["_priority"] = len(hops) - rank
     join = _firework(NetworkJoinTask(network=net, round=number), net, f"join-{number}", "join")
     return Workflow([*hops, join], links_dict={hop.fw_id: [join.fw_id] for hop in hops})
 
@@ -195,22 +207,55 @@ class NetworkScreenTask(FiretaskBase):
 
 @explicit_serialize
 class NetworkHopTask(FiretaskBase):
-    """One hop's CI-NEB between the shared endpoints; writes hop-NN/entry.json."""
+    """One hop's CI-NEB between the shared endpoints; writes hop-NN/entry.json. Before it runs,
+    the hops finished since its round was planned are read back: a hop they made unneeded is
+    not run. While it runs it stops when asked (a STOP file); once done, it asks the running
+    hops it made unneeded to stop. Both are left unrefined for a later round should one want
+    them (a stopped band resumes from its files)."""
 
     required_params = ["network", "hop"]
 
     def run_task(self, fw_spec):
         from calculators.network import refine_hops
+        from calculators.workers import clear_stop
 
         net, k = self["network"], int(self["hop"])
         path = _entry_file(net, k)
         if path.is_file():  # done before a kill or a rerun: nothing to compute
             return _hop_action(json.loads(path.read_text()))
         plan = _plan(net)
+        _read_entries(plan, net)
+        if k not in _needed(plan, net):
+            _say(f"{net['material']}: hop {k + 1}: the hops finished since make it unneeded: not run")
+            return FWAction(stored_data={"class": k, "not_needed": True})
         entry = plan.hops[k]
-        refine_hops(plan, [entry])
+        clear_stop(path.parent)
+        refine_hops(plan, [entry], stoppable=True)
+        if not entry["refined"]:
+            write_json(path.with_name(STOPPED_FILE), {"stopped_force_calls": entry["stopped_force_calls"]})
+            _say(f"{net['material']}: hop {k + 1} no longer needed: stopped")
+            return FWAction(stored_data={"class": k, "stopped_force_calls": entry["stopped_force_calls"]})
         write_json(path, entry)
+        _stop_unneeded(plan, net)
         return _hop_action(entry)
+
+
+def _needed(plan, net: dict) -> set[int]:
+    from calculators.network import hops_to_refine
+
+    return {h["class"] for h in hops_to_refine(plan, net["screen"], net["margin_eV"])}
+
+
+def _stop_unneeded(plan, net: dict) -> None:
+    """A STOP file in the folder of every unrefined hop that has one (it may be running) and
+    that percolation no longer needs."""
+    from calculators.workers import request_stop
+
+    needed = _needed(plan, net)
+    for h in plan.hops:
+        folder = _entry_file(net, h["class"]).parent
+        if not h["refined"] and h["class"] not in needed and folder.is_dir():
+            request_stop(folder)
 
 
 def _hop_action(entry: dict) -> FWAction:
@@ -252,8 +297,10 @@ def _read_entries(plan, net: dict) -> list[int]:
     done = []
     for h in plan.hops:
         path = _entry_file(net, h["class"])
-        if path.is_file():
+        if path.is_file():  # it holds the calls of earlier stopped runs too
             h.update(json.loads(path.read_text()))
             done.append(h["class"])
+        elif path.with_name(STOPPED_FILE).is_file():
+            h.update(json.loads(path.with_name(STOPPED_FILE).read_text()))
     plan.wall_time_s["refinement"] = sum(h.get("wall_time_s", 0.0) for h in plan.hops if h.get("refined"))
     return done

@@ -326,3 +326,22 @@ def neb_supercell(atoms: Atoms, hop_length: float, max_cells: int = 64) -> Atoms
             return big
     raise NEBInputError(f"no supercell of up to {max_cells} cells is long enough for a "
                         f"{hop_length:.2f} Å hop")
+
+
+def longest_hop_A(atoms: Atoms, species: str, cutoff: float) -> float:
+    """Length (Å) of the longest `species` hop up to `cutoff` Å (pair distances, no symmetry
+    search); NEBInputError when there is none."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, d = neighbor_list("ijd", atoms, cutoff)
+    symbols = np.array(atoms.get_chemical_symbols())
+    lengths = d[(symbols[i] == species) & (symbols[j] == species)]
+    if not len(lengths):
+        raise NEBInputError(f"no {species} hop up to {cutoff:g} Å in the {len(atoms)}-atom cell")
+    return float(lengths.max())
+
+
+def network_supercell(atoms: Atoms, species: str = "Na", cutoff: float = 5.0) -> Atoms:
+    """`atoms`, or the smallest supercell in which its longest `species` hop up to `cutoff` Å
+    stays clear of its periodic images (`neb_supercell`)."""
+    return neb_supercell(atoms, longest_hop_A(atoms, species, cutoff))

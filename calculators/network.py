@@ -79,27 +79,6 @@ class NetworkPlan:
             self.progress(line)
 
 
-def longest_hop_A(atoms: Atoms, species: str, cutoff: float) -> float:
-    """Length (Å) of the longest `species` hop up to `cutoff` Å (pair distances, no symmetry
-    search); NEBInputError when there is none."""
-    from ase.neighborlist import neighbor_list
-
-    i, j, d = neighbor_list("ijd", atoms, cutoff)
-    symbols = np.array(atoms.get_chemical_symbols())
-    lengths = d[(symbols[i] == species) & (symbols[j] == species)]
-    if not len(lengths):
-        raise NEBInputError(f"no {species} hop up to {cutoff:g} Å in the {len(atoms)}-atom cell")
-    return float(lengths.max())
-
-
-def network_supercell(atoms: Atoms, species: str = "Na", cutoff: float = 5.0) -> Atoms:
-    """`atoms`, or the smallest supercell in which its longest `species` hop up to `cutoff` Å
-    stays clear of its periodic images (`calculators.neb.neb_supercell`)."""
-    from calculators.neb import neb_supercell
-
-    return neb_supercell(atoms, longest_hop_A(atoms, species, cutoff))
-
-
 def run_network(atoms: Atoms, calculator, *, species: str = "Na", cutoff: float = 5.0,
                 directory: str | Path | None = None, progress: Callable[[str], None] | None = None,
                 screen: str = "none", margin_eV: float | None = None, workers: int = 1,
@@ -348,17 +327,13 @@ def refine_hops(plan: NetworkPlan, hops: list[dict], pool: Workers | None = None
                 stoppable: bool = False) -> None:
     """Stage 3b: CI-NEB of `hops` between their shared endpoints (side by side in `pool`);
     their numbers go into the entries. A finished hop-NN/neb.json is read back. `stoppable`:
-    each NEB watches its folder for a STOP file (`calculators.workers.request_stop`); a
-    stopped hop stays unrefined, its calls in `stopped_force_calls`."""
+    each NEB watches its folder for a STOP file (`calculators.workers.request_stop`)."""
     t0 = time.perf_counter()
     side_by_side = pool is not None and pool.n > 1 and len(hops) > 1
     runner = pool if side_by_side else Workers(1)
     results = runner.map(_neb_job, [(*_neb_args(plan, h, side_by_side), stoppable) for h in hops])
     for h, result in zip(hops, results, strict=True):
-        if isinstance(result, JobStopped):
-            h["stopped_force_calls"] = h.get("stopped_force_calls", 0) + result.force_calls
-        else:
-            _record(plan, h, result)
+        _record(plan, h, result)
     plan.wall_time_s["refinement"] = plan.wall_time_s.get("refinement", 0.0) + time.perf_counter() - t0
 
 
@@ -381,11 +356,10 @@ def refine_until_exact(plan: NetworkPlan, screen: str, margin_eV: float, pool: W
         if not flight.jobs:
             break
         for h, result in flight.finished():
+            _record(plan, h, result)
             if isinstance(result, JobStopped):
-                h["stopped_force_calls"] = h.get("stopped_force_calls", 0) + result.force_calls
                 plan.say(f"hop {h['class'] + 1} no longer needed: stopped after {result.force_calls} calls")
                 continue
-            _record(plan, h, result)
             barrier = f"{h['effective_barrier_eV']:.3f} eV" if "skipped" not in h else "skipped"
             plan.say(f"hop {h['class'] + 1} refined: {barrier} ({sum(x['refined'] for x in plan.hops)} "
                      f"refined; before it, {len(todo)} could still change a percolation barrier)")
@@ -406,7 +380,11 @@ def _hop_dir(plan: NetworkPlan, h: dict) -> Path:
 
 
 def _record(plan: NetworkPlan, h: dict, result) -> None:
-    """A finished CI-NEB (`_neb_job`'s result) into its hop entry."""
+    """A CI-NEB's end (`_neb_job`'s result) into its hop entry: stopped (left unrefined, its
+    calls in `stopped_force_calls`), skipped (NEBInputError) or refined."""
+    if isinstance(result, JobStopped):
+        h["stopped_force_calls"] = h.get("stopped_force_calls", 0) + result.force_calls
+        return
     h["refined"] = True
     if isinstance(result, NEBInputError):
         h["skipped"] = str(result)

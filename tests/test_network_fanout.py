@@ -351,7 +351,7 @@ def test_bad_network_section_through_the_cli_is_one_line_exit_2(tmp_path):
 
 
 def test_network_supercell_is_long_enough_for_the_longest_hop():
-    from calculators.network import network_supercell
+    from calculators.neb import network_supercell
     from structures.prototypes import parent_cell
 
     # as `hecathode neb --network`: pristine NVPF (hops up to 4.98 Å) in a 144-atom supercell

@@ -5,7 +5,7 @@ one per CI-NEB hop, the later ones added by the earlier ones as they learn what 
                                                   (-> more hops -> "... join-2" ...)
 
 - states (`NetworkStatesTask`): the network cell (the structure, in a supercell long enough for
-  the longest hop: `calculators.network.network_supercell`, written once to
+  the longest hop: `calculators.neb.network_supercell`, written once to
   `<directory>/cell.extxyz`) and its vacancy
   states (`plan_network`, folder sites/); adds the screen firework;
 - screen (`NetworkScreenTask`): the states read back, every hop's estimate (`screen_network`,
@@ -169,7 +169,7 @@ class NetworkStatesTask(FiretaskBase):
 
     @staticmethod
     def _build_cell(net: dict, source: str, cell: Path) -> None:
-        from calculators.network import network_supercell
+        from calculators.neb import network_supercell
         from structures.io import read_structure
 
         atoms = read_structure(source)

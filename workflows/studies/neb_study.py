@@ -105,7 +105,7 @@ def study(prototype: str | None, structure: str | Path | None, out_dir: str | Pa
 
 def _network_study(doc: dict, atoms: Atoms, out: Path, cutoff: float, progress, neb_run: dict) -> None:
     """The hop network with each calculator, in a supercell long enough for the longest hop."""
-    from calculators.network import longest_hop_A
+    from calculators.neb import longest_hop_A
 
     d_max = longest_hop_A(atoms, "Na", cutoff)
     cell = neb_supercell(atoms, d_max)

@@ -226,7 +226,7 @@ def check_settings(calculators: Sequence[str], *, n_sqs: int, cutoff_A: float, s
 def longest_hop_A(atoms: Atoms, cutoff_A: float, what: str) -> float:
     """Length of the longest Na hop up to `cutoff_A` in `atoms`; refuses a cell with none."""
     from calculators.neb import NEBInputError
-    from calculators.network import longest_hop_A as longest
+    from calculators.neb import longest_hop_A as longest
 
     try:
         return longest(atoms, SPECIES, cutoff_A)

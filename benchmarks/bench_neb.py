@@ -61,7 +61,7 @@ def plain_ase(atoms, hop, calc, n_images: int, max_steps: int, ends=None) -> dic
     images = [initial] + [initial.copy() for _ in range(n_images)] + [final]
     for img in images:
         img.calc = calc
-    neb = NEB(images, allow_shared_calculator=True)
+    neb = NEB(images, allow_shared_calculator=True, method="improvedtangent")
     neb.interpolate()
     opt = BFGS(neb, logfile=None)
     converged = opt.run(fmax=0.05, steps=max_steps)

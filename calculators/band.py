@@ -46,7 +46,7 @@ def _through(images: list[Atoms], guide: Atoms) -> None:
     for half in halves:
         copies = [x.copy() for x in half]
         if len(copies) > 2:
-            NEB(copies).interpolate(method="idpp", mic=True)
+            NEB(copies, method="improvedtangent").interpolate(method="idpp", mic=True)
         for img, new in zip(half[1:-1], copies[1:-1], strict=True):
             img.positions = new.positions
     images[mid].positions = guide.positions

@@ -134,7 +134,7 @@ def write_vasp_neb(initial: Atoms, final: Atoms, n_images: int, directory: str |
 
     directory = Path(directory)
     images = [initial.copy() for _ in range(n_images + 1)] + [final.copy()]
-    NEB(images).interpolate(method="idpp", mic=True)
+    NEB(images, method="improvedtangent").interpolate(method="idpp", mic=True)
     calc = get_calculator("vasp", preset, atoms=images[0], directory=directory)
     written = write_vasp_inputs(calc, images[0], directory)
     (directory / "POSCAR").unlink()
